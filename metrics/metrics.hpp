@@ -1,0 +1,63 @@
+// Prometheus metrics: every metric name of SPEC.md is defined here and only
+// here. Components get a Metrics& and call the typed helpers; label values
+// (listener, account, reason, state) are created on first use. Thread-safe
+// (prometheus-cpp families are). Uses no other relaypool folder.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace rp::metrics {
+
+// Reasons for relaypool_deferrals_total (SPEC.md).
+namespace deferral {
+inline constexpr std::string_view rate_limited = "rate_limited";
+inline constexpr std::string_view quota = "quota";
+inline constexpr std::string_view auth = "auth";
+inline constexpr std::string_view connection = "connection";
+inline constexpr std::string_view tls = "tls";
+inline constexpr std::string_view temporary = "temporary";
+inline constexpr std::string_view no_account = "no_account";
+}  // namespace deferral
+
+class Metrics {
+public:
+    Metrics();
+    ~Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    // Text exposition format (version 0.0.4) for GET /metrics.
+    std::string serialize() const;
+    prometheus::Registry& registry();
+
+    // Submission side.
+    void message_accepted(std::string_view listener);
+    void session_opened(std::string_view listener);
+    void session_closed(std::string_view listener);
+    void auth_failure(std::string_view listener);
+
+    // Queue.
+    void set_queue_depth(double ready, double active, double deferred);
+    void set_queue_oldest_age(double seconds);
+
+    // Delivery.
+    void delivered(std::string_view account, double accept_to_delivery_seconds);
+    void deferred(std::string_view account, std::string_view reason);
+    void bounced(std::string_view reason);
+
+    // Pool accounts. state is one of active, cooling_down, exhausted,
+    // disabled, paused; the others of the five are set to 0.
+    void set_account(std::string_view account, std::string_view state, double sent_24h, double daily_limit);
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rp::metrics
