@@ -1,0 +1,104 @@
+// The delivery engine as app/ sees it: one object that owns the spool, the
+// transport (SMTP upstream or sandbox directory), the account selector and
+// the scheduler, and answers the admin API.
+//
+// Invariants:
+// - Everything the intake accepted is delivered or bounced (DSN to its
+//   sender); nothing is lost. start() recovers the spool first: every queued
+//   message becomes ready again (at-least-once; docs/delivery.md).
+// - Every method must be called on the io_context's thread (post to it from
+//   elsewhere); the single-threaded engine needs no locks. intake() is the
+//   exception: SpoolIntake may be used from any thread, as its header says.
+// - No Asio/Beast/OpenSSL header is included here (io_context is
+//   forward-declared), so app/ files that only wire things stay cheap.
+// Used by app/ only (server/ sees just the SpoolIntake returned by intake()).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "config/config.hpp"
+#include "metrics/metrics.hpp"
+#include "relay/spool_intake.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace rp::relay {
+
+// An admin answer: an HTTP-like status and a JSON body. On failure the body
+// is {"error": "..."}; 404 = unknown id or account, 400 = bad argument,
+// 503 = the engine is not running.
+struct AdminResponse {
+    int status = 200;
+    std::string body;
+};
+
+class Relay {
+  public:
+    // Opens nothing yet: the spool is opened by start(). The config is
+    // copied (the engine keeps its own).
+    Relay(boost::asio::io_context& io, const config::Config& config, metrics::Metrics& metrics);
+    ~Relay();
+    Relay(const Relay&) = delete;
+    Relay& operator=(const Relay&) = delete;
+
+    // The seam for server/: begin -> append -> commit. Valid from
+    // construction to destruction; before start() it refuses (begin() ==
+    // nullptr, the server answers 451) because the spool is not recovered.
+    SpoolIntake& intake();
+
+    // Recover the spool, then start the scheduler. Returns an error (and logs
+    // it) when the queue directory is unusable; the process should then exit.
+    std::error_code start();
+
+    // Stop scheduling; in-flight deliveries finish or are abandoned (their
+    // messages stay queued in the last durable state: at-least-once), the
+    // transport closes its sessions, then on_stopped runs on the io_context.
+    // Idempotent; on_stopped may be empty.
+    void stop(std::function<void()> on_stopped);
+
+    // SIGHUP: for now the engine keeps running with the accounts, queue and
+    // upstream settings it started with (the pool issue adds live reload);
+    // it only logs that the new relay settings apply after a restart.
+    void reload(const config::Config& config);
+
+    // "" when ready: the engine runs, the queue directory is writable and at
+    // least one account is usable (or the upstream is a sandbox with no
+    // accounts). Otherwise a one-line reason for /readyz's 503 body.
+    std::string readiness_problem() const;
+
+    // ---- admin API (JSON bodies; SPEC.md "queue" and "pool" commands) ------
+    // GET queue: {"messages":[{"id","age_seconds","state","attempts",
+    //   "sender","recipients":[...],"last_error","next_attempt_in_seconds"}]}
+    AdminResponse queue_list() const;
+    // GET queue/ID: {"id","arrival","age_seconds","state","attempts",
+    //   "next_attempt","last_error","envelope":{"mail_from","ret","envid",
+    //   "listener","client_addr","auth_user","size"},
+    //   "recipients":[{"address","status","attempts","last_reply","account"}],
+    //   "history":[{"at","account","result"}]}   (times: RFC 3339 UTC)
+    AdminResponse queue_show(std::string_view id) const;
+    // POST queue/ID/retry: make one deferred message due now ({"retried":1}).
+    AdminResponse queue_retry(std::string_view id);
+    // POST queue/retry: every deferred message due now ({"retried":N}).
+    AdminResponse queue_retry_all();
+    // DELETE queue/ID: drop the message (logged, counted as bounced reason
+    // "deleted", no DSN): {"deleted":"ID"}.
+    AdminResponse queue_delete(std::string_view id);
+    // GET pool: {"accounts":[{"name","state","sent_24h","limit",
+    //   "cooldown_until" (RFC 3339 or ""),"last_error"}]}
+    AdminResponse pool_status() const;
+    // POST pool/NAME/pause | resume: {"account":"NAME","state":"paused"|...}
+    AdminResponse pool_pause(std::string_view account);
+    AdminResponse pool_resume(std::string_view account);
+
+  private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rp::relay
