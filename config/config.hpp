@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rp::config {
@@ -49,8 +50,8 @@ struct Listener {
 };
 
 struct Tls {
-    std::string certificate;  // PEM chain path
-    std::string private_key;  // PEM key path
+    std::string certificate;          // PEM chain path
+    std::string private_key;          // PEM key path
     std::string min_version = "1.2";  // "1.2" | "1.3"
     bool self_signed = false;
 };
@@ -144,14 +145,14 @@ struct Config {
 // A configuration error, always with a position. what() is the full
 // "FILE:LINE:COL: message" line that check-config prints.
 class ConfigError : public std::runtime_error {
-public:
+  public:
     ConfigError(std::string file, int line, int column, const std::string& message);
     const std::string& file() const { return file_; }
     int line() const { return line_; }
     int column() const { return column_; }
     const std::string& message() const { return message_; }
 
-private:
+  private:
     std::string file_;
     int line_;
     int column_;
@@ -170,5 +171,11 @@ Config load_string(const std::string& yaml, const std::string& name, const std::
 // Return nullopt on a malformed value (the loader turns that into ConfigError).
 std::optional<std::uint64_t> parse_size(const std::string& text);
 std::optional<Duration> parse_duration(const std::string& text);
+
+// True for the crypt(3) hash schemes relaypool verifies: yescrypt ($y$),
+// bcrypt ($2b$) and SHA-512 ($6$). The one definition of "supported"; the
+// loader checks users[].password_hash with it, server::is_supported_hash
+// forwards to it.
+bool is_supported_password_hash(std::string_view hash);
 
 }  // namespace rp::config

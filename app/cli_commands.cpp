@@ -1,0 +1,124 @@
+// The commands of the relaypool command line that run inside this process:
+// check-config, hash-password and serve (which hands over to app/serve.cpp),
+// plus the queue/pool admin commands, which need the server's admin API and
+// say plainly that this build does not have it. See cli.hpp.
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+#include <string>
+
+#include "app/cli.hpp"
+#include "app/serve.hpp"
+#include "common/log.hpp"
+#include "config/config.hpp"
+#include "server/password.hpp"
+
+namespace rp::app {
+namespace {
+
+// Reads one line from stdin with terminal echo off when stdin is a
+// terminal. Trailing CR/LF are stripped.
+std::string read_password_line(const char* prompt) {
+    bool tty = ::isatty(STDIN_FILENO) == 1;
+    termios saved{};
+    if (tty && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+        std::cerr << prompt << std::flush;
+        termios quiet = saved;
+        quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    } else {
+        tty = false;
+    }
+    std::string line;
+    std::getline(std::cin, line);
+    if (tty) {
+        ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        std::cerr << "\n";
+    }
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    return line;
+}
+
+void wipe(std::string& s) {
+    std::fill(s.begin(), s.end(), '\0');
+    s.clear();
+}
+
+log::Level log_level(config::LogLevel l) {
+    switch (l) {
+        case config::LogLevel::debug:
+            return log::Level::debug;
+        case config::LogLevel::info:
+            return log::Level::info;
+        case config::LogLevel::warn:
+            return log::Level::warn;
+        case config::LogLevel::error:
+            return log::Level::error;
+    }
+    return log::Level::info;
+}
+
+// Loads and validates; prints the error line and returns nullopt on failure.
+std::optional<config::Config> load(const std::string& path) {
+    try {
+        return config::load_file(path);
+    } catch (const config::ConfigError& e) {
+        std::cerr << e.what() << "\n";
+        return std::nullopt;
+    }
+}
+
+}  // namespace
+
+int run_check_config(const Options& options) {
+    if (!load(options.config)) return exit_usage;
+    std::cout << options.config << ": ok\n";
+    return exit_ok;
+}
+
+int run_hash_password(const Options&) {
+    std::string password = read_password_line("Password: ");
+    if (password.empty()) {
+        std::cerr << "relaypool: empty password; nothing hashed\n";
+        return exit_usage;
+    }
+    if (::isatty(STDIN_FILENO) == 1) {
+        std::string again = read_password_line("Again: ");
+        bool same = again == password;
+        wipe(again);
+        if (!same) {
+            wipe(password);
+            std::cerr << "relaypool: the passwords differ; nothing hashed\n";
+            return exit_usage;
+        }
+    }
+    auto hash = server::hash_password(password);
+    wipe(password);
+    if (!hash) {
+        std::cerr << "relaypool: libcrypt could not make a yescrypt hash\n";
+        return exit_failure;
+    }
+    std::cout << *hash << "\n";
+    return exit_ok;
+}
+
+int run_serve(const Options& options) {
+    auto config = load(options.config);
+    if (!config) return exit_usage;
+    log::configure(log_level(config->logging.level),
+                   config->logging.format == config::LogFormat::json ? log::Format::json : log::Format::text);
+    log::info("main", "configuration loaded",
+              {{"config", options.config}, {"version", RELAYPOOL_VERSION}, {"hostname", config->hostname}});
+    return serve(*config, options.config);
+}
+
+int run_admin_command(const Options& options) {
+    std::cerr << "relaypool: \"" << options.words[0] << " " << options.words[1]
+              << "\" is not available in this build: it needs the admin API of the running server, which is "
+                 "not implemented yet\n";
+    return exit_usage;
+}
+
+}  // namespace rp::app
