@@ -117,7 +117,7 @@ void MessageFilter::feed(std::string_view bytes, std::string& out) {
     scan_from = scan_from == std::string::npos ? 0 : scan_from + 1;
     header_.append(bytes);
     std::size_t end = header_end(header_, scan_from);
-    if (end != std::string::npos) {
+    if (end != std::string::npos && end <= options_.max_header_bytes) {
         std::string rest = header_.substr(end);
         header_.resize(end);
         flush_headers(out);
@@ -132,7 +132,14 @@ void MessageFilter::feed(std::string_view bytes, std::string& out) {
 }
 
 void MessageFilter::finish(std::string& out) {
-    if (!in_body_) flush_headers(out);
+    if (in_body_) return;
+    if (header_.size() > options_.max_header_bytes) {
+        out.append(header_);
+        header_.clear();
+        in_body_ = true;
+        return;
+    }
+    flush_headers(out);
 }
 
 void MessageFilter::flush_headers(std::string& out) {
