@@ -65,6 +65,7 @@
 #include <vector>
 
 #include "protocol/reply.hpp"
+#include "protocol/smtp_command.hpp"
 
 namespace rp::protocol {
 
@@ -90,10 +91,8 @@ struct SessionOptions {
     int max_auth_failures = 3;  // failed AUTH attempts, then 421 4.7.0 and Close
 };
 
-enum class BodyType { none, seven_bit, eight_bit_mime };
-
 struct EnvelopeRecipient {
-    std::string address;  // without angle brackets, local part unquoted only if it was quoted
+    std::string address;  // as written, without angle brackets or source route
     std::string notify;   // DSN NOTIFY= value as given, "" when absent
     std::string orcpt;    // DSN ORCPT= value as given (xtext), "" when absent
 };
@@ -136,7 +135,9 @@ struct MessageData {
     std::string_view bytes;  // valid until the next non-const call on the session
 };
 struct CommitMessage {};
-enum class AbortReason { too_big, write_failed, begin_failed };
+// too_big: over max_message_size; write_failed: after message_write_failed();
+// cancelled: RSET/EHLO/HELO/QUIT between BDAT chunks.
+enum class AbortReason { too_big, write_failed, begin_failed, cancelled };
 struct AbortMessage {
     AbortReason reason = AbortReason::too_big;
 };
@@ -186,7 +187,5 @@ class ServerSession {
   private:
     std::unique_ptr<Impl> impl_;
 };
-
-std::string_view to_string(BodyType body);
 
 }  // namespace rp::protocol
