@@ -125,9 +125,17 @@ void load_upstream(const Map& root, Config& config) {
               {{"none", SenderRewrite::none},
                {"envelope", SenderRewrite::envelope},
                {"envelope+header", SenderRewrite::envelope_header}});
-    if (m.has("strip_headers")) u.strip_headers = m.read_string_list("strip_headers");
-    for (const auto& h : u.strip_headers)
-        if (!valid_header_name(h)) m.bad_value("strip_headers", "\"" + h + "\" is not a header field name");
+    if (m.has("strip_headers")) {
+        u.strip_headers.clear();
+        auto items = list_items(m, "strip_headers");
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            std::string key = m.key("strip_headers") + "[" + std::to_string(i) + "]";
+            std::string h = scalar_of(m.ctx(), items[i], key, "a header name");
+            if (!valid_header_name(h))
+                m.ctx().fail(items[i].Mark(), key + ": \"" + h + "\" is not a header field name");
+            u.strip_headers.push_back(std::move(h));
+        }
+    }
     std::string sandbox;
     if (m.read("sandbox", sandbox)) {
         if (sandbox.empty()) m.bad_value("sandbox", "must be a directory");

@@ -65,7 +65,7 @@ std::vector<YAML::Node> list_items(const Map& map, std::string_view name) {
     std::vector<YAML::Node> items;
     YAML::Node list = map.value(name);
     if (!list.IsDefined() || list.IsNull()) return items;
-    if (!list.IsSequence()) map.bad_value(name, "expected a list");
+    if (!list.IsSequence()) map.bad_value(name, std::string("expected a list, got ") + kind_of(list));
     for (auto it = list.begin(); it != list.end(); ++it) items.push_back(*it);
     return items;
 }

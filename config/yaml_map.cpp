@@ -16,19 +16,6 @@
 namespace rp::config::detail {
 namespace {
 
-const char* kind_of(const YAML::Node& n) {
-    switch (n.Type()) {
-        case YAML::NodeType::Map:
-            return "a mapping";
-        case YAML::NodeType::Sequence:
-            return "a list";
-        case YAML::NodeType::Scalar:
-            return "a scalar";
-        default:
-            return "nothing";
-    }
-}
-
 bool present(const YAML::Node& n) {
     return n.IsDefined() && !n.IsNull();
 }
@@ -89,6 +76,19 @@ std::optional<std::string> read_whole_file(const std::string& path, std::string&
 }
 
 }  // namespace
+
+const char* kind_of(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Map:
+            return "a mapping";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Scalar:
+            return "a scalar";
+        default:
+            return "nothing";
+    }
+}
 
 void Context::fail(const YAML::Mark& mark, const std::string& message) const {
     int line = mark.is_null() ? 1 : mark.line + 1;
@@ -253,15 +253,20 @@ bool Map::read_input_file(std::string_view name, std::string& out) const {
 std::optional<Secret> Map::read_secret(std::string_view name) const {
     const std::string base(name);
     const std::string forms[3] = {base, base + "_file", base + "_env"};
-    const std::string* used = nullptr;
+    std::vector<const std::string*> given;
     for (const auto& f : forms) {
         // An empty string is "not set", as in SPEC's `token_file: ""`.
-        if (!has(f) || scalar(*find(f), "a string").empty()) continue;
-        if (used != nullptr)
-            ctx_.fail(key_mark(f), key(f) + ": give only one of " + key(base) + ", " + key(base + "_file") +
-                                       " or " + key(base + "_env") + " (also set: " + key(*used) + ")");
-        used = &f;
+        if (has(f) && !scalar(*find(f), "a string").empty()) given.push_back(&f);
     }
+    // Point at whichever extra form comes later in the file.
+    std::sort(given.begin(), given.end(), [&](const std::string* a, const std::string* b) {
+        return key_mark(*a).pos < key_mark(*b).pos;
+    });
+    if (given.size() > 1)
+        ctx_.fail(key_mark(*given[1]), key(*given[1]) + ": give only one of " + key(base) + ", " +
+                                           key(base + "_file") + " or " + key(base + "_env") +
+                                           " (also set: " + key(*given[0]) + ")");
+    const std::string* used = given.empty() ? nullptr : given[0];
     if (used == nullptr) return std::nullopt;
     Secret secret{"", value_mark(*used), key(*used)};
     std::string text = scalar(*find(*used), "a string");
@@ -280,16 +285,6 @@ std::optional<Secret> Map::read_secret(std::string_view name) const {
     }
     if (secret.value.empty()) ctx_.fail(secret.mark, secret.key + ": the secret is empty");
     return secret;
-}
-
-std::vector<std::string> Map::read_string_list(std::string_view name) const {
-    std::vector<std::string> out;
-    YAML::Node list = value(name);
-    if (!present(list)) return out;
-    if (!list.IsSequence()) bad_value(name, std::string("expected a list, got ") + kind_of(list));
-    for (std::size_t i = 0; i < list.size(); ++i)
-        out.push_back(scalar_of(ctx_, list[i], key(name) + "[" + std::to_string(i) + "]", "a string"));
-    return out;
 }
 
 }  // namespace rp::config::detail

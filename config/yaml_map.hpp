@@ -84,7 +84,6 @@ class Map {
     bool read_input_file(std::string_view name, std::string& out) const;
     // Exactly one of NAME, NAME_file, NAME_env. nullopt when none is given.
     std::optional<Secret> read_secret(std::string_view name) const;
-    std::vector<std::string> read_string_list(std::string_view name) const;
 
   private:
     struct Entry {
@@ -100,6 +99,9 @@ class Map {
     YAML::Mark mark_;
     std::vector<Entry> entries_;
 };
+
+// "a mapping", "a list", "a scalar" or "nothing", for type errors.
+const char* kind_of(const YAML::Node& node);
 
 // The scalar text of a node, or a "expected X, got a mapping" error.
 std::string scalar_of(const Context& ctx, const YAML::Node& node, const std::string& key, const char* what);
