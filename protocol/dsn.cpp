@@ -70,6 +70,22 @@ std::string field(std::string_view name, std::string_view value) {
     return out;
 }
 
+// Plain text wrapped at spaces near 76 octets (hard split at 990) for the
+// human-readable part; `text` has no line ends.
+std::string wrap(std::string_view text) {
+    std::string out;
+    while (text.size() > 76) {
+        std::size_t cut = text.rfind(' ', 76);
+        if (cut == std::string_view::npos || cut == 0) cut = text.find(' ', 76);
+        if (cut == std::string_view::npos || cut > 990) cut = std::min<std::size_t>(text.size(), 990);
+        out.append(text.substr(0, cut)).append(crlf);
+        text.remove_prefix(cut);
+        if (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    }
+    out.append(text).append(crlf);
+    return out;
+}
+
 std::string_view original_headers(std::string_view message) {
     for (std::size_t pos = 0; pos < message.size();) {
         std::size_t nl = message.find('\n', pos);
@@ -105,22 +121,22 @@ std::string human_part(const DsnInput& in) {
     std::string t = "This is the mail system at host " + clean(in.reporting_mta) + ".\r\n\r\n";
     if (any_failed) {
         t += "I'm sorry to have to inform you that your message could not\r\n"
-             "be delivered to one or more recipients. It's attached below.\r\n";
+             "be delivered to one or more recipients.\r\n";
     } else {
         t += "Your message could not be delivered yet to one or more recipients.\r\n"
              "The mail system will keep trying; you do not need to resend it.\r\n";
     }
-    if (!in.reason.empty()) t += "\r\nReason: " + clean(in.reason) + "\r\n";
+    if (!in.reason.empty()) t += "\r\n" + wrap("Reason: " + clean(in.reason));
     t += "\r\n";
     for (const auto& r : in.recipients) {
-        t += "<" + clean(r.address) + ">: ";
+        std::string line = "<" + clean(r.address) + ">: ";
         if (r.reply.code != 0) {
-            t += "host " + (r.remote_mta.empty() ? std::string("upstream") : clean(r.remote_mta)) +
-                 " said: " + diagnostic(r);
+            line += "host " + (r.remote_mta.empty() ? std::string("upstream") : clean(r.remote_mta)) +
+                    " said: " + diagnostic(r);
         } else {
-            t += r.reply.text.empty() ? std::string("delivery failed") : clean(r.reply.text);
+            line += r.reply.text.empty() ? std::string("delivery failed") : clean(r.reply.text);
         }
-        t += "\r\n";
+        t += wrap(line);
     }
     return t;
 }

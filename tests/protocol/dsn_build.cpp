@@ -165,7 +165,7 @@ TEST_CASE("dsn: structure of a RET=HDRS report with two recipients") {
     REQUIRE(d.parts.size() == 3);
 
     CHECK(d.parts[0].headers["Content-Type"] == "text/plain; charset=utf-8");
-    CHECK(d.parts[0].body.find("<alice@example.org>: host smtp.gmail.com said: 550 5.1.1 The email") !=
+    CHECK(d.parts[0].body.find("<alice@example.org>: host smtp.gmail.com said: 550 5.1.1 The") !=
           std::string::npos);
     CHECK(d.parts[0].body.find("<bob@example.org>: delivery time expired") != std::string::npos);
 
@@ -282,4 +282,10 @@ TEST_CASE("rfc5322_date") {
         {1795633587, "Wed, 25 Nov 2026 19:06:27 +0000"},
     };
     for (const auto& r : rows) CHECK(rfc5322_date(system_clock::time_point(seconds(r.unix))) == r.text);
+}
+
+TEST_CASE("dsn: a huge reply text keeps every line within 998 octets") {
+    DsnInput in = base_input();
+    in.recipients[0].reply.text = std::string(3000, 'x') + " " + std::string(5000, 'y');
+    check_line_rules(build_dsn(in));
 }
