@@ -49,13 +49,16 @@ Config load_root(const detail::Context& ctx, const YAML::Node& doc) {
 
 Config load_string(const std::string& yaml, const std::string& name, const std::string& base_dir) {
     detail::Context ctx(name, base_dir);
-    YAML::Node doc;
+    std::vector<YAML::Node> docs;
     try {
-        doc = YAML::Load(yaml);
+        docs = YAML::LoadAll(yaml);
     } catch (const YAML::Exception& e) {
         ctx.fail(e.mark, "YAML syntax error: " + e.msg);
     }
-    return load_root(ctx, doc);
+    // A second document would be silently ignored by a plain Load.
+    if (docs.size() > 1)
+        ctx.fail(docs[1].Mark(), "only one YAML document is allowed; remove the second \"---\"");
+    return load_root(ctx, docs.empty() ? YAML::Node() : docs[0]);
 }
 
 Config load_file(const std::string& path) {

@@ -125,7 +125,18 @@ void check_empty_values(const Config& c) {
     CHECK(c.upstream.strip_headers.empty());
 }
 
+void check_upstream_implicit(const Config& c) {
+    CHECK(c.upstream.tls == UpstreamTls::implicit);
+    CHECK(c.upstream.port == 465);
+    CHECK(c.limits.max_message_size == 20'000'000);
+    CHECK(c.limits.idle_timeout == std::chrono::seconds(300));
+    CHECK(c.pool.strategy == Strategy::least_used);
+    CHECK(c.pool.accounts.at(0).daily_limit == 1);
+    CHECK(c.pool.accounts.at(0).hourly_limit == 1);
+}
+
 const std::map<std::string, std::function<void(const Config&)>> valid_checks = {
+    {"upstream_implicit.yaml", check_upstream_implicit},
     {"minimal.yaml", check_minimal},
     {"full.yaml",
      [](const Config& c) {
