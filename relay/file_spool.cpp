@@ -368,6 +368,12 @@ SpoolResult<QueuedMessage> FileSpool::load(const std::string& id) {
         if (!sp.ok) return {make_error_code(SpoolErrc::corrupt), {}};
         m.state = std::move(sp.state);
     }
+    // Interrupted at a crash (see spool.hpp): report what recover() reported.
+    if (m.state.state == MessageState::active) {
+        std::lock_guard lock(impl_->mu);
+        auto it = impl_->index.find(id);
+        if (it != impl_->index.end() && it->second.summary.interrupted) m.state.state = MessageState::ready;
+    }
     return {{}, std::move(m)};
 }
 
