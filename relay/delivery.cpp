@@ -1,0 +1,382 @@
+// One delivery attempt (see delivery.hpp for the invariants). The flow:
+// load -> expired? -> pick an account -> persist active -> transport ->
+// classify each recipient -> DSN for bounces -> persist -> remove or
+// reschedule. Each step is a small function; errors are dispositions.
+#include "relay/delivery.hpp"
+
+#include <algorithm>
+#include <random>
+
+#include "common/log.hpp"
+#include "metrics/metrics.hpp"
+#include "protocol/backoff.hpp"
+#include "relay/bounce.hpp"
+#include "relay/spool_await.hpp"
+
+namespace rp::relay {
+
+namespace {
+
+using protocol::Verdict;
+using Kind = Disposition::Kind;
+
+struct RecipientOutcome {
+    std::size_t index = 0;
+    protocol::UpstreamOutcome outcome;
+    Verdict verdict = Verdict::defer_message;
+};
+
+// How strongly a verdict blames the account (or IP); 0 = not at all.
+int blame_severity(Verdict v) {
+    switch (v) {
+        case Verdict::ip_cooldown:
+            return 4;
+        case Verdict::account_disabled:
+            return 3;
+        case Verdict::account_exhausted:
+            return 2;
+        case Verdict::account_cooldown:
+            return 1;
+        default:
+            return 0;
+    }
+}
+
+bool is_bounce(Verdict v) {
+    return v == Verdict::bounce_recipient || v == Verdict::bounce_message;
+}
+
+std::string describe(const protocol::UpstreamOutcome& o) {
+    std::string s;
+    if (o.code != 0) {
+        s = std::to_string(o.code);
+        if (!o.enhanced.empty()) s += " " + o.enhanced;
+        s += " ";
+    } else {
+        s = std::string(protocol::to_string(o.stage)) + ": ";
+    }
+    return s + o.text;
+}
+
+double jitter(const DeliveryOptions& options) {
+    if (options.jitter) return options.jitter();
+    static std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+WallTime expiry_of(const DeliveryContext& ctx, const QueuedMessage& m) {
+    return m.envelope.arrival + ctx.options.max_age;
+}
+
+// The next attempt after a failure, never later than the message's expiry.
+WallTime backoff_at(const DeliveryContext& ctx, const QueuedMessage& m, std::uint32_t attempts,
+                    WallTime now) {
+    const auto delay = protocol::next_delay(std::max<std::uint32_t>(attempts, 1), ctx.options.retry_initial,
+                                            ctx.options.retry_max, jitter(ctx.options));
+    return std::min(now + delay, std::max(expiry_of(ctx, m), now));
+}
+
+std::vector<std::size_t> pending_indexes(const DeliveryState& s) {
+    std::vector<std::size_t> out;
+    for (std::size_t i = 0; i < s.recipients.size(); ++i)
+        if (s.recipients[i].status == RecipientStatus::pending) out.push_back(i);
+    return out;
+}
+
+void add_history(DeliveryState& s, WallTime at, std::string account, std::string result) {
+    s.history.push_back(AttemptRecord{at, std::move(account), std::move(result)});
+    if (s.history.size() > DeliveryState::max_history)
+        s.history.erase(s.history.begin(), s.history.end() - DeliveryState::max_history);
+}
+
+// One outcome per sent recipient: its own result when the transport gave
+// one, else the session failure. A positive RCPT reply does not count when
+// the session failed later (the body was never accepted).
+std::vector<RecipientOutcome> match_results(const QueuedMessage& m, const std::vector<std::size_t>& sent,
+                                            const DeliveryReport& report) {
+    std::vector<bool> used(report.recipients.size(), false);
+    std::vector<RecipientOutcome> out;
+    for (std::size_t index : sent) {
+        const std::string& address = m.envelope.spec.recipients[index].address;
+        RecipientOutcome r{index, {}, Verdict::defer_message};
+        bool found = false;
+        for (std::size_t k = 0; k < report.recipients.size() && !found; ++k) {
+            if (used[k] || report.recipients[k].address != address) continue;
+            used[k] = found = true;
+            r.outcome = report.recipients[k].outcome;
+        }
+        const bool unconfirmed = found && report.session_failure &&
+                                 protocol::classify(r.outcome) == Verdict::delivered &&
+                                 r.outcome.stage != protocol::Stage::body;
+        if (!found || unconfirmed) {
+            if (report.session_failure) {
+                r.outcome = *report.session_failure;
+            } else {
+                r.outcome = protocol::UpstreamOutcome{protocol::Stage::body, 0, "",
+                                                      "transport reported no result for this recipient",
+                                                      protocol::LocalFailure::protocol};
+            }
+        }
+        r.verdict = protocol::classify(r.outcome);
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+// Releases a pick's reservation unless settled explicitly (exceptions,
+// early returns): an account's in-flight count never leaks.
+class SettleGuard {
+  public:
+    SettleGuard(AccountSelector& s, const Pick& p, const Clock& c) : selector_(s), pick_(p), clock_(c) {}
+    ~SettleGuard() {
+        if (!done_) selector_.settle(pick_, 0, clock_.now());
+    }
+    void settle(std::size_t delivered) {
+        done_ = true;
+        selector_.settle(pick_, delivered, clock_.now());
+    }
+
+  private:
+    AccountSelector& selector_;
+    const Pick& pick_;
+    const Clock& clock_;
+    bool done_ = false;
+};
+
+boost::asio::awaitable<std::error_code> persist(DeliveryContext& ctx, const std::string& id,
+                                                const DeliveryState& state) {
+    auto [ec] = co_await async_update_state(ctx.spool, id, state);
+    if (ec)
+        log::error("delivery", "state write failed; message stays in its last durable state",
+                   {{"id", id}, {"error", ec.message()}});
+    co_return ec;
+}
+
+Disposition remove_finished(DeliveryContext& ctx, const std::string& id, WallTime now) {
+    if (auto ec = ctx.spool.remove(id); ec && ec != make_error_code(SpoolErrc::not_found)) {
+        log::error("delivery", "remove failed; will retry", {{"id", id}, {"error", ec.message()}});
+        return {Kind::due_at, now + ctx.options.retry_initial};
+    }
+    return {Kind::removed, {}};
+}
+
+// queue.max_age passed: every pending recipient bounces (DSN), the message goes.
+boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, QueuedMessage m, WallTime now) {
+    std::vector<BouncedRecipient> bounced;
+    for (std::size_t i : pending_indexes(m.state)) {
+        protocol::UpstreamOutcome reply{protocol::Stage::connect, 0, "", m.state.recipients[i].last_reply,
+                                        protocol::LocalFailure::none};
+        bounced.push_back(BouncedRecipient{i, reply, "4.4.7"});
+    }
+    const std::string reason = "delivery time expired (queue.max_age); last error: " +
+                               (m.state.last_error.empty() ? std::string("none") : m.state.last_error);
+    auto dsn = co_await queue_bounce(ctx, m, bounced, reason);
+    if (!dsn) {
+        log::error("delivery", "could not queue the expiry DSN; will retry",
+                   {{"id", m.id}, {"error", dsn.error.message()}});
+        co_return Disposition{Kind::due_at, now + ctx.options.retry_initial};
+    }
+    for (const auto& b : bounced) {
+        m.state.recipients[b.index].status = RecipientStatus::bounced;
+        m.state.recipients[b.index].last_reply = "expired: " + m.state.recipients[b.index].last_reply;
+    }
+    m.state.last_error = "expired";
+    add_history(m.state, now, "", "bounced: expired after queue.max_age");
+    if (co_await persist(ctx, m.id, m.state))
+        co_return Disposition{Kind::due_at, now + ctx.options.retry_initial};
+    for (std::size_t k = 0; k < bounced.size(); ++k) ctx.metrics.bounced("expired");
+    log::warn("delivery", "expired",
+              {{"id", m.id},
+               {"recipients", std::to_string(bounced.size())},
+               {"dsn", dsn.value.empty() ? "none" : dsn.value}});
+    co_return remove_finished(ctx, m.id, now);
+}
+
+// No account usable: deferred (reason no_account), held until one is.
+boost::asio::awaitable<Disposition> hold(DeliveryContext& ctx, QueuedMessage m, WallTime now) {
+    m.state.state = MessageState::deferred;
+    m.state.next_attempt = expiry_of(ctx, m);
+    m.state.last_error = "no usable account";
+    add_history(m.state, now, "", "deferred: no usable account");
+    if (co_await persist(ctx, m.id, m.state))
+        co_return Disposition{Kind::due_at, backoff_at(ctx, m, m.state.attempts, now)};
+    ctx.metrics.deferred("", metrics::deferral::no_account);
+    co_return Disposition{Kind::held, expiry_of(ctx, m)};
+}
+
+struct Tally {
+    std::vector<BouncedRecipient> bounced;
+    std::size_t delivered = 0;
+    std::optional<RecipientOutcome> blame;     // most severe account/IP verdict
+    std::optional<RecipientOutcome> deferral;  // first other non-final outcome
+};
+
+Tally tally(const std::vector<RecipientOutcome>& outcomes, DeliveryState& state, const std::string& account) {
+    Tally t;
+    for (const auto& o : outcomes) {
+        RecipientState& rs = state.recipients[o.index];
+        ++rs.attempts;
+        rs.last_reply = describe(o.outcome);
+        if (o.verdict == Verdict::delivered) {
+            rs.status = RecipientStatus::delivered;
+            rs.account = account;
+            ++t.delivered;
+        } else if (is_bounce(o.verdict)) {
+            t.bounced.push_back(BouncedRecipient{o.index, o.outcome, ""});
+        } else if (blame_severity(o.verdict) > 0) {
+            if (!t.blame || blame_severity(o.verdict) > blame_severity(t.blame->verdict)) t.blame = o;
+        } else if (!t.deferral) {
+            t.deferral = o;
+        }
+    }
+    return t;
+}
+
+// Records bounced recipients after their DSN is durable (or none is due).
+// false: the DSN could not be queued; they stay pending.
+boost::asio::awaitable<bool> record_bounces(DeliveryContext& ctx, const QueuedMessage& m,
+                                            DeliveryState& state, const Tally& t,
+                                            const std::string& account) {
+    if (t.bounced.empty()) co_return true;
+    auto dsn =
+        co_await queue_bounce(ctx, m, t.bounced, "the upstream server refused the message permanently");
+    if (!dsn) {
+        log::error("delivery", "could not queue a DSN; recipients stay pending",
+                   {{"id", m.id}, {"error", dsn.error.message()}});
+        co_return false;
+    }
+    if (m.envelope.spec.mail_from.empty())
+        log::info("delivery", "bounce of a bounce suppressed (null sender)", {{"id", m.id}});
+    for (const auto& b : t.bounced) {
+        state.recipients[b.index].status = RecipientStatus::bounced;
+        state.recipients[b.index].account = account;
+    }
+    co_return true;
+}
+
+void count_attempt(DeliveryContext& ctx, const QueuedMessage& m, const Tally& t, bool bounces_recorded,
+                   const std::string& account, bool pending_left, WallTime now) {
+    if (t.delivered > 0)
+        ctx.metrics.delivered(account, std::chrono::duration<double>(now - m.envelope.arrival).count());
+    if (bounces_recorded)
+        for (std::size_t k = 0; k < t.bounced.size(); ++k) ctx.metrics.bounced("rejected");
+    const auto& why = t.blame ? t.blame : t.deferral;
+    if (pending_left && why) {
+        auto reason = protocol::deferral_reason(why->outcome, why->verdict);
+        ctx.metrics.deferred(account, reason.empty() ? metrics::deferral::temporary : reason);
+    }
+}
+
+std::string summarize(const Tally& t, std::size_t sent) {
+    std::string s = "sent " + std::to_string(sent) + ": delivered " + std::to_string(t.delivered) +
+                    ", bounced " + std::to_string(t.bounced.size());
+    const auto& why = t.blame ? t.blame : t.deferral;
+    if (why) s += "; " + std::string(protocol::to_string(why->verdict)) + ": " + describe(why->outcome);
+    return s;
+}
+
+// After the transport answered: classify, DSN, persist, then act.
+boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const QueuedMessage& m,
+                                             DeliveryState state, const std::vector<std::size_t>& sent,
+                                             const DeliveryReport& report, const std::string& account,
+                                             SettleGuard& guard) {
+    WallTime now = ctx.clock.now();
+    const Tally t = tally(match_results(m, sent, report), state, account);
+    guard.settle(t.delivered);
+    if (t.blame) ctx.selector.report(account, t.blame->verdict, t.blame->outcome, now);
+
+    const bool bounces_recorded = co_await record_bounces(ctx, m, state, t, account);
+    const std::vector<std::size_t> pending = pending_indexes(state);
+    const bool unsent_left = std::any_of(pending.begin(), pending.end(), [&](std::size_t i) {
+        return std::find(sent.begin(), sent.end(), i) == sent.end();
+    });
+    const bool now_again = bounces_recorded && (t.blame || (!t.deferral && unsent_left));
+    state.state = now_again ? MessageState::ready : MessageState::deferred;
+    state.next_attempt = now_again ? WallTime{} : backoff_at(ctx, m, state.attempts, now);
+    if (const auto& why = t.blame ? t.blame : t.deferral) state.last_error = describe(why->outcome);
+    add_history(state, now, account, summarize(t, sent.size()));
+
+    if (co_await persist(ctx, m.id, state))
+        co_return Disposition{Kind::due_at, backoff_at(ctx, m, state.attempts, now)};
+    count_attempt(ctx, m, t, bounces_recorded, account, !pending.empty(), now);
+    log::info("delivery", "attempt",
+              {{"id", m.id}, {"account", account}, {"result", summarize(t, sent.size())}});
+    if (pending.empty()) co_return remove_finished(ctx, m.id, now);
+    co_return Disposition{Kind::due_at, now_again ? now : state.next_attempt};
+}
+
+DeliveryRequest make_request(const DeliveryContext& ctx, const QueuedMessage& m, const Pick& pick,
+                             const std::vector<std::size_t>& sent, const BodyRef& body) {
+    const EnvelopeSpec& spec = m.envelope.spec;
+    DeliveryRequest r;
+    r.message_id = m.id;
+    r.account = pick.account;
+    r.mail_from = upstream_mail_from(ctx.options.sender_rewrite, spec.mail_from, *pick.account);
+    r.original_from = spec.mail_from;
+    for (std::size_t i : sent) r.recipients.push_back(spec.recipients[i].address);
+    r.message_path = body.path;
+    r.body_offset = body.offset;
+    r.body_size = body.size;
+    r.body_8bitmime = spec.body_8bitmime;
+    r.smtputf8 = spec.smtputf8;
+    return r;
+}
+
+// Load what the attempt needs; a disposition when it cannot go on.
+std::optional<Disposition> load(DeliveryContext& ctx, const std::string& id, WallTime now,
+                                QueuedMessage& out) {
+    auto loaded = ctx.spool.load(id);
+    if (loaded.error == make_error_code(SpoolErrc::not_found)) return Disposition{Kind::removed, {}};
+    if (!loaded) {
+        log::error("delivery", "cannot load message; will retry",
+                   {{"id", id}, {"error", loaded.error.message()}});
+        return Disposition{Kind::due_at, now + ctx.options.retry_initial};
+    }
+    out = std::move(loaded.value);
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::string upstream_mail_from(config::SenderRewrite rewrite, const std::string& original,
+                               const config::Account& account) {
+    // The null sender stays null: a DSN must go out from <> (RFC 5321 4.5.5).
+    if (rewrite == config::SenderRewrite::none || original.empty()) return original;
+    return account.username;
+}
+
+boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::string id) {
+    WallTime now = ctx.clock.now();
+    QueuedMessage m;
+    if (auto d = load(ctx, id, now, m)) co_return *d;
+    std::vector<std::size_t> pending = pending_indexes(m.state);
+    if (pending.empty()) co_return remove_finished(ctx, id, now);  // finished before a crash
+    if (now >= expiry_of(ctx, m)) co_return co_await expire(ctx, std::move(m), now);
+
+    const Pick pick = ctx.selector.pick(pending.size(), {}, now);
+    if (!pick) {
+        if (pick.busy) co_return Disposition{Kind::busy, now};
+        co_return co_await hold(ctx, std::move(m), now);
+    }
+    SettleGuard guard(ctx.selector, pick, ctx.clock);
+    const std::string account = pick.account->username;
+    const std::vector<std::size_t> sent(pending.begin(),
+                                        pending.begin() + std::min(pick.recipients, pending.size()));
+
+    auto body = ctx.spool.open_body(id);
+    if (!body) {
+        if (body.error == make_error_code(SpoolErrc::not_found)) co_return Disposition{Kind::removed, {}};
+        log::error("delivery", "cannot open body; will retry", {{"id", id}, {"error", body.error.message()}});
+        co_return Disposition{Kind::due_at, backoff_at(ctx, m, m.state.attempts + 1, now)};
+    }
+    DeliveryState active = m.state;
+    active.state = MessageState::active;
+    ++active.attempts;
+    if (co_await persist(ctx, id, active))
+        co_return Disposition{Kind::due_at, backoff_at(ctx, m, active.attempts, now)};
+
+    DeliveryReport report = co_await ctx.transport.deliver(make_request(ctx, m, pick, sent, body.value));
+    co_return co_await conclude(ctx, m, std::move(active), sent, report, account, guard);
+}
+
+}  // namespace rp::relay

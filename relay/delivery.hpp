@@ -1,0 +1,72 @@
+// One delivery attempt for one queued message: load its envelope and state,
+// pick an account, persist "active", call the transport, classify every
+// outcome with protocol::classify, persist the per-recipient results, queue
+// DSNs for bounced recipients, and tell the scheduler what comes next.
+//
+// Invariants:
+// - Every state change is durable (Spool::update_state_async) before it is
+//   acted on: "active" before the transport is called, the results before
+//   the message is removed or rescheduled. A failed state write leaves the
+//   message in its last durable state; the attempt ends with a backoff.
+// - A DSN is committed to the spool before the recipients it reports are
+//   persisted as bounced (a crash in between sends the DSN twice, never
+//   zero times). Never a DSN to the null sender.
+// - The message body is never loaded: the transport streams it from the
+//   spool file. Only a DSN with RET=FULL reads the stored message.
+// - 550 5.4.5, 454/421, 535/534 blame the account and reroute the message at
+//   once; they never bounce. Connection/TLS failures blame no account.
+// Used by relay/engine.* (and its tests).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "config/config.hpp"
+#include "relay/account_selector.hpp"
+#include "relay/clock.hpp"
+#include "relay/scheduler.hpp"
+#include "relay/spool.hpp"
+#include "relay/transport.hpp"
+
+namespace rp::metrics {
+class Metrics;
+}
+
+namespace rp::relay {
+
+struct DeliveryOptions {
+    std::chrono::milliseconds max_age = std::chrono::hours(24 * 5);
+    std::chrono::milliseconds retry_initial = std::chrono::minutes(1);
+    std::chrono::milliseconds retry_max = std::chrono::hours(1);
+    config::SenderRewrite sender_rewrite = config::SenderRewrite::envelope;
+    std::string hostname = "localhost";  // reporting MTA in DSNs
+    std::string remote_mta;              // upstream host named in DSNs
+    std::uint64_t max_message_size = 35882577;
+    // Uniform random number in [0, 1) for the backoff jitter (tests pin it).
+    std::function<double()> jitter;
+};
+
+// Everything an attempt touches. All references outlive the engine.
+struct DeliveryContext {
+    Spool& spool;
+    SpoolIntake& intake;  // where DSNs are queued
+    Transport& transport;
+    AccountSelector& selector;
+    metrics::Metrics& metrics;
+    const Clock& clock;
+    DeliveryOptions options;
+};
+
+// Runs one attempt on the engine's executor. Never throws for I/O, spool or
+// upstream failures (they are dispositions); an exception is a bug.
+boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::string id);
+
+// MAIL FROM as it goes upstream (sender_rewrite): the account address for
+// `envelope` and `envelope+header`, the client's sender for `none`.
+std::string upstream_mail_from(config::SenderRewrite rewrite, const std::string& original,
+                               const config::Account& account);
+
+}  // namespace rp::relay

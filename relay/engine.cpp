@@ -1,0 +1,217 @@
+// Engine: the delivery loop and its wakeups (see engine.hpp).
+#include "relay/engine.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <limits>
+
+#include "common/log.hpp"
+#include "metrics/metrics.hpp"
+
+namespace rp::relay {
+
+namespace {
+// Upper bound of one sleep: gauges (oldest age) stay fresh and a missed
+// wakeup heals itself.
+constexpr std::chrono::milliseconds kMaxSleep = std::chrono::seconds(30);
+}  // namespace
+
+Engine::Engine(boost::asio::any_io_executor executor, DeliveryContext context, EngineOptions options)
+    : executor_(executor),
+      context_(std::move(context)),
+      options_(std::move(options)),
+      scheduler_(options_.max_active),
+      timer_(executor),
+      grace_timer_(executor) {}
+
+Engine::~Engine() {
+    alive_.reset();
+}
+
+void Engine::start(const std::vector<MessageSummary>& recovered) {
+    if (started_) return;
+    started_ = true;
+    for (MessageSummary s : recovered) {
+        s.next_attempt = WallTime{};  // every recovered message is ready again
+        s.state = MessageState::ready;
+        scheduler_.add(s);
+    }
+    std::weak_ptr<int> alive = alive_;
+    context_.spool.set_commit_listener([this, alive, ex = executor_](const MessageSummary& s) {
+        boost::asio::post(ex, [this, alive, s] {
+            if (alive.expired() || stopped_) return;
+            scheduler_.add(s);
+            poke();
+        });
+    });
+    auto keep = options_.keepalive.lock();
+    boost::asio::co_spawn(executor_, loop(), [keep, alive](std::exception_ptr e) {
+        if (e && !alive.expired()) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                log::error("engine", "delivery loop failed (bug)", {{"error", ex.what()}});
+            }
+        }
+    });
+    log::info(
+        "engine", "started",
+        {{"queued", std::to_string(recovered.size())}, {"window", std::to_string(scheduler_.max_active())}});
+}
+
+void Engine::poke() {
+    poked_ = true;
+    if (waiting_) timer_.cancel();
+}
+
+boost::asio::awaitable<void> Engine::loop() {
+    while (!stopping_) {
+        poked_ = false;
+        const WallTime now = context_.clock.now();
+        const bool usable = context_.selector.any_usable(now);
+        if (usable && scheduler_.held() > 0) {
+            const std::size_t n = scheduler_.wake_held(now);
+            log::info("engine", "account usable again: held messages due now",
+                      {{"messages", std::to_string(n)}});
+        }
+        // With no usable account every due message is taken so its attempt
+        // records the no_account deferral and holds it.
+        const std::size_t room =
+            usable ? context_.selector.free_slots(now) : std::numeric_limits<std::size_t>::max();
+        for (const auto& id : scheduler_.take_due(now, room)) launch(id);
+        publish(now);
+        if (poked_ || stopping_) continue;
+        timer_.expires_after(wait_time(now));
+        waiting_ = true;
+        co_await timer_.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        waiting_ = false;
+    }
+}
+
+std::chrono::milliseconds Engine::wait_time(WallTime now) const {
+    std::chrono::milliseconds wait = kMaxSleep;
+    auto until = [&](WallTime t) {
+        if (t > now) wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(t - now));
+    };
+    // A due time already passed means the window or the accounts are full:
+    // a finishing delivery pokes us.
+    if (auto due = scheduler_.next_due()) until(*due);
+    if (auto change = context_.selector.next_change(now)) until(*change);
+    return wait;
+}
+
+void Engine::launch(const std::string& id) {
+    auto keep = options_.keepalive.lock();
+    std::weak_ptr<int> alive = alive_;
+    boost::asio::co_spawn(
+        executor_, attempt_delivery(context_, id),
+        [this, keep, alive, id](std::exception_ptr e, Disposition d) {
+            if (alive.expired()) return;
+            if (e) {
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& ex) {
+                    log::error("engine", "delivery attempt failed (bug)", {{"id", id}, {"error", ex.what()}});
+                }
+                d = Disposition{Disposition::Kind::due_at,
+                                context_.clock.now() + context_.options.retry_initial};
+            }
+            on_finished(id, d);
+        });
+}
+
+void Engine::on_finished(const std::string& id, Disposition d) {
+    scheduler_.finished(id, d);
+    if (stopping_) {
+        if (scheduler_.active() == 0) finish_stop();
+        return;
+    }
+    poke();
+}
+
+void Engine::publish(WallTime now) {
+    const QueueDepth depth = scheduler_.depth();
+    context_.metrics.set_queue_depth(static_cast<double>(depth.ready), static_cast<double>(depth.active),
+                                     static_cast<double>(depth.deferred));
+    const auto oldest = scheduler_.oldest_arrival();
+    context_.metrics.set_queue_oldest_age(oldest ? std::chrono::duration<double>(now - *oldest).count()
+                                                 : 0.0);
+    context_.selector.publish(context_.metrics, now);
+}
+
+void Engine::stop(std::function<void()> on_stopped) {
+    if (stopped_ || (stopping_ && on_stopped_)) {
+        if (on_stopped) boost::asio::post(executor_, std::move(on_stopped));
+        return;
+    }
+    on_stopped_ = std::move(on_stopped);
+    stopping_ = true;
+    timer_.cancel();
+    context_.transport.shutdown();
+    if (scheduler_.active() == 0) {
+        finish_stop();
+        return;
+    }
+    log::info("engine", "stopping: waiting for deliveries",
+              {{"active", std::to_string(scheduler_.active())}});
+    grace_timer_.expires_after(options_.stop_grace);
+    std::weak_ptr<int> alive = alive_;
+    grace_timer_.async_wait([this, alive](boost::system::error_code ec) {
+        if (ec || alive.expired() || stopped_) return;
+        log::warn("engine", "stop grace over: abandoning deliveries (messages stay queued)",
+                  {{"active", std::to_string(scheduler_.active())}});
+        finish_stop();
+    });
+}
+
+void Engine::finish_stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    grace_timer_.cancel();
+    log::info("engine", "stopped");
+    if (on_stopped_) boost::asio::post(executor_, std::move(on_stopped_));
+}
+
+bool Engine::retry(const std::string& id) {
+    if (!scheduler_.make_due(id, context_.clock.now())) return false;
+    poke();
+    return true;
+}
+
+std::size_t Engine::retry_all() {
+    const std::size_t n = scheduler_.make_all_due(context_.clock.now());
+    poke();
+    return n;
+}
+
+Engine::EraseResult Engine::erase(const std::string& id) {
+    if (!scheduler_.contains(id)) return EraseResult::not_found;
+    if (scheduler_.is_active(id)) return EraseResult::active;
+    if (auto ec = context_.spool.remove(id); ec && ec != make_error_code(SpoolErrc::not_found)) {
+        log::error("engine", "delete failed", {{"id", id}, {"error", ec.message()}});
+        return EraseResult::failed;
+    }
+    scheduler_.erase(id);
+    context_.metrics.bounced("deleted");
+    log::warn("engine", "message deleted by operator", {{"id", id}});
+    poke();
+    return EraseResult::erased;
+}
+
+bool Engine::pause(const std::string& account) {
+    if (!context_.selector.pause(account)) return false;
+    poke();
+    return true;
+}
+
+bool Engine::resume(const std::string& account) {
+    if (!context_.selector.resume(account)) return false;
+    poke();
+    return true;
+}
+
+}  // namespace rp::relay
