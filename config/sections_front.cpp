@@ -29,6 +29,21 @@ std::string system_hostname() {
     return buf;
 }
 
+bool is_v6(const std::string& host) {
+    return host.find(':') != std::string::npos;
+}
+
+// Two sockets that cannot both listen: the same port on the same host, or
+// on a wildcard and a specific address of the same family. ("0.0.0.0" and
+// "::" may coexist: the server binds "::" IPv6-only.)
+bool clash(const Endpoint& a, const Endpoint& b) {
+    if (a.port != b.port) return false;
+    if (a.host == b.host) return true;
+    if (is_v6(a.host) != is_v6(b.host)) return false;
+    auto wildcard = [](const std::string& h) { return h == "0.0.0.0" || h == "::"; };
+    return wildcard(a.host) || wildcard(b.host);
+}
+
 std::string item_path(std::string_view list, std::size_t i) {
     return std::string(list) + "[" + std::to_string(i) + "]";
 }
@@ -91,9 +106,9 @@ void load_listeners(const Map& root, Config& config, Where& where) {
         Listener l = load_listener(m);
         for (const auto& other : config.listeners) {
             if (other.name == l.name) m.bad_value("name", "duplicate listener name \"" + l.name + "\"");
-            if (other.address.host == l.address.host && other.address.port == l.address.port)
-                m.bad_value("address", "address \"" + l.address.text + "\" is already used by listener \"" +
-                                           other.name + "\"");
+            if (clash(other.address, l.address))
+                m.bad_value("address", "address \"" + l.address.text + "\" clashes with listener \"" +
+                                           other.name + "\" on \"" + other.address.text + "\"");
         }
         config.listeners.push_back(std::move(l));
         where.listeners.push_back({m.mark(), m.value_mark("require_auth"), m.value_mark("address")});
@@ -172,9 +187,10 @@ void check_cross_section(const Context& ctx, const Config& config, const Where& 
         if (l.require_auth && config.users.empty())
             ctx.fail(where.users_key.value_or(where.listeners[i].mapping),
                      key + " (\"" + l.name + "\") requires AUTH but no users are configured");
-        if (l.address.host == config.metrics.address.host && l.address.port == config.metrics.address.port)
+        if (clash(l.address, config.metrics.address))
             ctx.fail(where.metrics_address, "metrics.address: \"" + config.metrics.address.text +
-                                                "\" is already used by listener \"" + l.name + "\"");
+                                                "\" clashes with listener \"" + l.name + "\" on \"" +
+                                                l.address.text + "\"");
     }
 }
 

@@ -135,7 +135,14 @@ void check_upstream_implicit(const Config& c) {
     CHECK(c.pool.accounts.at(0).hourly_limit == 1);
 }
 
+void check_dual_stack(const Config& c) {
+    REQUIRE(c.listeners.size() == 2);
+    CHECK(c.listeners[1].address.host == "::");
+    CHECK(c.metrics.address.host == "::1");
+}
+
 const std::map<std::string, std::function<void(const Config&)>> valid_checks = {
+    {"dual_stack.yaml", check_dual_stack},
     {"upstream_implicit.yaml", check_upstream_implicit},
     {"minimal.yaml", check_minimal},
     {"full.yaml",
