@@ -279,6 +279,13 @@ std::optional<Secret> Map::read_secret(std::string_view name) const {
         if (!content) bad_value(*used, "cannot read \"" + path + "\": " + why);
         secret.value = strip_trailing_newlines(std::move(*content));
     } else {
+        // Not echoed when it is no variable name: it may be the secret itself,
+        // written into the _env form by mistake.
+        bool name_ok =
+            !(text[0] >= '0' && text[0] <= '9') && std::all_of(text.begin(), text.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+            });
+        if (!name_ok) bad_value(*used, "not an environment variable name (letters, digits, '_')");
         const char* env = std::getenv(text.c_str());
         if (env == nullptr) bad_value(*used, "environment variable \"" + text + "\" is not set");
         secret.value = strip_trailing_newlines(env);

@@ -117,6 +117,7 @@ TEST_CASE("no error message contains a secret value") {
     const std::string rows[] = {
         account("      password: " + secret + "\n      password_env: RP_TEST_SECRET_ENV\n"),
         account("      password: [" + secret + "]\n"),
+        account("      password_env: \"" + secret + " !\"\n"),  // the secret in the wrong form
         account("      password: {x: " + secret + "}\n"),
         account("      password_file: pw\n      daily_limit: 0\n"),
         account("      password: " + secret + "\n      oauth2: {service_account_file: pw}\n"),
