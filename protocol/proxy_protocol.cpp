@@ -1,6 +1,7 @@
 // PROXY protocol v1/v2 parser (see proxy_protocol.hpp).
 #include "protocol/proxy_protocol.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <optional>
@@ -190,7 +191,9 @@ ProxyParseResult parse_v1_line(std::string_view line, std::size_t consumed) {
 }
 
 ProxyParseResult parse_v1(std::string_view in) {
-    const std::size_t window = std::min(in.size(), kProxyV1MaxLine);
+    // The CR of a 107-octet line is at index 105: a longer line is known to
+    // be too long as soon as 106 octets contain no CR.
+    const std::size_t window = std::min(in.size(), kProxyV1MaxLine - 1);
     for (std::size_t i = 0; i < window; ++i) {
         const char c = in[i];
         if (c == '\r') {
@@ -200,7 +203,7 @@ ProxyParseResult parse_v1(std::string_view in) {
         }
         if (c < 0x20 || c > 0x7E) return fail("v1: invalid character");
     }
-    if (in.size() >= kProxyV1MaxLine) return fail("v1: line too long");
+    if (in.size() >= kProxyV1MaxLine - 1) return fail("v1: line too long");
     return need_more();
 }
 

@@ -314,5 +314,8 @@ const std::string& ServerSession::helo() const {
 bool ServerSession::closed() const {
     return impl_->closed;
 }
+std::size_t ServerSession::buffered() const {
+    return impl_->in.size() - impl_->in_pos;
+}
 
 }  // namespace rp::protocol

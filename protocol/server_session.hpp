@@ -179,6 +179,8 @@ class ServerSession {
     const std::string& auth_user() const;
     const std::string& helo() const;
     bool closed() const;  // Close was returned
+    // Client bytes held but not yet processed (bounded: see the invariants).
+    std::size_t buffered() const;
 
     // Data end detection etc. live in DataReader (protocol/data_reader.hpp);
     // the implementation is private.
