@@ -1,0 +1,196 @@
+// `relaypool serve`: the one place that wires the submission server, the
+// spool / relay engine, the metrics + admin HTTP endpoint and the signals.
+//
+// Threads: one io_context thread runs everything (sessions, HTTP, relay);
+// helpers (AUTH hashing, spool commits) post results back to it.
+// Signals: SIGTERM/SIGINT -> stop accepting, close idle sessions, let active
+// ones finish (bounded), stop the relay, exit 0. SIGHUP -> reload the config
+// file; an invalid config or certificate is refused and the old one kept.
+// Object order matters: metrics outlive the io_context (coroutine frames that
+// the io_context destroys may still count), the io_context outlives everything
+// that owns sockets or timers.
+#include "app/serve.hpp"
+
+#include <sys/resource.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <csignal>
+#include <optional>
+
+#include "common/log.hpp"
+#include "metrics/http_server.hpp"
+#include "metrics/metrics.hpp"
+#include "relay/file_spool.hpp"
+#include "server/server.hpp"
+
+namespace rp::app {
+namespace {
+
+namespace net = boost::asio;
+constexpr auto kSessionGrace = std::chrono::seconds(10);
+constexpr auto kStopDeadline = std::chrono::seconds(20);
+
+log::Level to_log_level(config::LogLevel level) {
+    switch (level) {
+        case config::LogLevel::debug:
+            return log::Level::debug;
+        case config::LogLevel::info:
+            return log::Level::info;
+        case config::LogLevel::warn:
+            return log::Level::warn;
+        case config::LogLevel::error:
+            return log::Level::error;
+    }
+    return log::Level::info;
+}
+
+// Many idle sessions need many descriptors: take the hard limit.
+void raise_nofile_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) log::warn("main", "cannot raise the open-file limit");
+}
+
+// INTERIM until relay/relay.cpp (the relay facade) is implemented: the spool
+// alone, with the Relay facade's shape, so switching is `using Engine =
+// relay::Relay;` plus the admin handler. No deliveries happen meanwhile.
+class Engine {
+  public:
+    Engine(net::io_context& io, const config::Config& config, metrics::Metrics&) : io_(io), config_(config) {}
+    std::error_code start() {
+        auto opened = relay::FileSpool::open({.directory = config_.queue.directory});
+        if (!opened) return opened.error;
+        spool_ = std::move(opened.value);
+        auto recovered = spool_->recover();
+        return recovered.error;
+    }
+    relay::SpoolIntake& intake() { return *spool_; }
+    void stop(std::function<void()> done) {
+        if (done) net::post(io_, std::move(done));
+    }
+    void reload(const config::Config&) {}
+    std::string readiness_problem() const {
+        return spool_ && spool_->writable() ? "" : "queue directory is not writable";
+    }
+
+  private:
+    net::io_context& io_;
+    config::Config config_;
+    std::unique_ptr<relay::FileSpool> spool_;
+};
+
+struct Services {
+    net::io_context& io;
+    const std::string& config_path;
+    Engine& relay;
+    server::Server& server;
+    metrics::HttpServer& http;
+    net::signal_set& signals;
+    net::steady_timer& stop_deadline;
+    bool stopping = false;
+};
+
+void reload(Services& s) {
+    log::info("main", "reloading configuration", {{"file", s.config_path}});
+    std::optional<config::Config> next;
+    try {
+        next = config::load_file(s.config_path);
+    } catch (const config::ConfigError& e) {
+        log::error("main", "new configuration refused, keeping the old one", {{"error", e.what()}});
+        return;
+    }
+    if (auto error = s.server.reload(*next); !error.empty()) {
+        log::error("main", "new configuration refused, keeping the old one", {{"error", error}});
+        return;
+    }
+    s.relay.reload(*next);
+    s.http.set_admin_token(next->admin.token);
+    log::configure(to_log_level(next->logging.level),
+                   next->logging.format == config::LogFormat::json ? log::Format::json : log::Format::text);
+    log::info("main", "configuration reloaded");
+}
+
+void stop(Services& s) {
+    if (s.stopping) return;
+    s.stopping = true;
+    log::info("main", "shutting down");
+    // Whatever is still running after the deadline is abandoned: the spool
+    // keeps every acknowledged message, so stopping the loop is safe.
+    s.stop_deadline.expires_after(kStopDeadline);
+    s.stop_deadline.async_wait([&s](boost::system::error_code ec) {
+        if (ec) return;
+        log::warn("main", "shutdown deadline passed, stopping now");
+        s.io.stop();
+    });
+    s.server.shutdown(kSessionGrace, [&s] {
+        s.relay.stop([&s] {
+            s.http.stop();
+            boost::system::error_code ignored;
+            s.signals.cancel(ignored);
+            s.stop_deadline.cancel();
+            log::info("main", "stopped");
+        });
+    });
+}
+
+void wait_signals(Services& s) {
+    s.signals.async_wait([&s](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        if (signal == SIGHUP) {
+            if (!s.stopping) reload(s);
+        } else {
+            stop(s);
+        }
+        wait_signals(s);
+    });
+}
+
+std::string readiness_problem(const server::Server& server, const Engine& relay) {
+    if (!server.listening()) return "listeners are not up";
+    return relay.readiness_problem();
+}
+
+}  // namespace
+
+int serve(const config::Config& config, const std::string& config_path) {
+    raise_nofile_limit();
+    metrics::Metrics metrics;
+    net::io_context io(1);
+    Engine relay(io, config, metrics);
+    if (auto ec = relay.start()) {
+        log::error("main", "cannot start the relay", {{"error", ec.message()}});
+        return 1;
+    }
+    server::Server server(io, config, metrics, relay.intake());
+    metrics::HttpServer http(io, metrics);
+    net::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+    net::steady_timer stop_deadline(io);
+    Services services{io, config_path, relay, server, http, signals, stop_deadline};
+
+    std::string error = server.start();
+    if (error.empty()) error = http.listen(config.metrics.address.host, config.metrics.address.port);
+    if (!error.empty()) {
+        log::error("main", "cannot start", {{"error", error}});
+        server.shutdown(std::chrono::milliseconds(0), nullptr);
+        http.stop();
+        relay.stop(nullptr);
+        io.run_for(std::chrono::seconds(5));
+        return 1;
+    }
+    http.set_admin_token(config.admin.token);
+    http.set_readiness([&server, &relay] {
+        auto problem = readiness_problem(server, relay);
+        return metrics::Readiness{problem.empty(), problem};
+    });
+    log::info("main", "relaypool started",
+              {{"metrics", config.metrics.address.text}, {"queue", config.queue.directory}});
+    wait_signals(services);
+    io.run();
+    return 0;
+}
+
+}  // namespace rp::app

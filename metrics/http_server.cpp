@@ -1,0 +1,218 @@
+// Beast HTTP/1.1 server for /metrics, /healthz, /readyz and the admin API
+// (see http_server.hpp). One coroutine per connection on the io_context's
+// thread; every coroutine holds the shared Impl so destruction order between
+// the server object and the io_context does not matter.
+#include "metrics/http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <list>
+#include <optional>
+
+#include "common/log.hpp"
+#include "metrics/metrics.hpp"
+
+namespace rp::metrics {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+
+constexpr std::size_t kMaxBody = 1 << 20;
+constexpr auto kRequestTimeout = std::chrono::seconds(30);
+
+HttpResponse text(int status, std::string body) {
+    return HttpResponse{status, "text/plain; charset=utf-8", std::move(body)};
+}
+
+HttpRequest to_request(const http::request<http::string_body>& req) {
+    HttpRequest out;
+    out.method = std::string(req.method_string());
+    out.target = std::string(req.target());
+    auto q = out.target.find('?');
+    out.path = out.target.substr(0, q);
+    if (q != std::string::npos) out.query = out.target.substr(q + 1);
+    out.body = req.body();
+    return out;
+}
+
+bool bearer_ok(const http::request<http::string_body>& req, const std::string& token) {
+    if (token.empty()) return true;
+    auto it = req.find(http::field::authorization);
+    if (it == req.end()) return false;
+    std::string value(it->value());
+    constexpr std::string_view prefix = "Bearer ";
+    if (value.size() < prefix.size() || value.compare(0, prefix.size(), prefix) != 0) return false;
+    return secret_equal(value.substr(prefix.size()), token);
+}
+
+}  // namespace
+
+bool secret_equal(const std::string& a, const std::string& b) {
+    // Walk the longer length so the time depends only on the lengths.
+    std::size_t n = std::max(a.size(), b.size());
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < n; ++i) {
+        unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+        unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+        diff |= static_cast<unsigned char>(x ^ y);
+    }
+    return diff == 0;
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
+    Impl(net::io_context& io, Metrics& m) : io(io), metrics(m), acceptor(io) {}
+
+    net::io_context& io;
+    Metrics& metrics;
+    tcp::acceptor acceptor;
+    ReadinessCheck readiness;
+    ApiHandler api;
+    std::string token;
+    std::list<beast::tcp_stream*> open;  // for stop()
+    bool stopped = false;
+
+    net::awaitable<void> accept_loop();
+    net::awaitable<void> serve(tcp::socket socket);
+    net::awaitable<HttpResponse> route(const http::request<http::string_body>& req);
+    net::awaitable<HttpResponse> call_api(HttpRequest request);
+};
+
+net::awaitable<void> HttpServer::Impl::accept_loop() {
+    auto self = shared_from_this();
+    while (!stopped) {
+        auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
+        if (ec) {
+            if (ec == net::error::operation_aborted || stopped) co_return;
+            log::warn("http", "accept failed", {{"error", ec.message()}});
+            continue;
+        }
+        net::co_spawn(io, serve(std::move(socket)), net::detached);
+    }
+}
+
+// Bridges the callback API (Respond may run on any thread) to an awaitable.
+// A plain function, not a coroutine (no nested frame holding the request).
+net::awaitable<HttpResponse> HttpServer::Impl::call_api(HttpRequest request) {
+    auto initiation = [](auto handler, ApiHandler* api, HttpRequest request) {
+        using Handler = decltype(handler);
+        auto ex =
+            net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked);
+        auto slot = std::make_shared<std::optional<Handler>>(std::move(handler));
+        (*api)(request, [slot, ex](HttpResponse response) {
+            net::post(ex, [slot, response = std::move(response)]() mutable {
+                if (!slot->has_value()) return;
+                Handler h = std::move(**slot);
+                slot->reset();
+                std::move(h)(std::move(response));
+            });
+        });
+    };
+    return net::async_initiate<const net::use_awaitable_t<>&, void(HttpResponse)>(
+        std::move(initiation), net::use_awaitable, &api, std::move(request));
+}
+
+net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::string_body>& req) {
+    HttpRequest request = to_request(req);
+    if (request.path.rfind("/api/v1/", 0) == 0 || request.path == "/api/v1") {
+        if (!bearer_ok(req, token)) co_return text(401, "missing or wrong admin token\n");
+        if (!api) co_return text(404, "no admin API\n");
+        co_return co_await call_api(std::move(request));
+    }
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+        co_return text(405, "method not allowed\n");
+    if (request.path == "/metrics")
+        co_return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.serialize()};
+    if (request.path == "/healthz") co_return text(200, "ok\n");
+    if (request.path == "/readyz") {
+        Readiness r = readiness ? readiness() : Readiness{};
+        co_return r.ready ? text(200, "ready\n") : text(503, r.reason + "\n");
+    }
+    co_return text(404, "not found\n");
+}
+
+net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket) {
+    auto self = shared_from_this();
+    beast::tcp_stream stream(std::move(socket));
+    auto registration = open.insert(open.end(), &stream);
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(kMaxBody);
+        stream.expires_after(kRequestTimeout);
+        auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
+        if (ec) break;
+        auto& req = parser.get();
+        HttpResponse r = co_await route(req);
+        http::response<http::string_body> res{static_cast<http::status>(r.status), req.version()};
+        res.set(http::field::server, "relaypool");
+        res.set(http::field::content_type, r.content_type);
+        res.keep_alive(req.keep_alive() && !stopped);
+        if (req.method() != http::verb::head) res.body() = std::move(r.body);
+        res.prepare_payload();
+        stream.expires_after(kRequestTimeout);
+        auto [wec, wn] = co_await http::async_write(stream, res, use_tuple);
+        if (wec || !res.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    open.erase(registration);
+}
+
+HttpServer::HttpServer(net::io_context& io, Metrics& metrics) : impl_(std::make_shared<Impl>(io, metrics)) {}
+
+HttpServer::~HttpServer() {
+    stop();
+}
+
+void HttpServer::set_readiness(ReadinessCheck check) {
+    impl_->readiness = std::move(check);
+}
+void HttpServer::set_api_handler(ApiHandler handler) {
+    impl_->api = std::move(handler);
+}
+void HttpServer::set_admin_token(std::string token) {
+    impl_->token = std::move(token);
+}
+
+std::string HttpServer::listen(const std::string& host, std::uint16_t port) {
+    boost::system::error_code ec;
+    auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) return "metrics.address: not an IP address: " + host;
+    tcp::endpoint endpoint(address, port);
+    auto& acceptor = impl_->acceptor;
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+        acceptor.close(ec);
+        return "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message();
+    }
+    net::co_spawn(impl_->io, impl_->accept_loop(), net::detached);
+    return {};
+}
+
+std::uint16_t HttpServer::port() const {
+    boost::system::error_code ec;
+    auto ep = impl_->acceptor.local_endpoint(ec);
+    return ec ? 0 : ep.port();
+}
+
+void HttpServer::stop() {
+    impl_->stopped = true;
+    boost::system::error_code ec;
+    impl_->acceptor.close(ec);
+    for (auto* stream : impl_->open) stream->socket().close(ec);
+}
+
+}  // namespace rp::metrics

@@ -1,0 +1,252 @@
+// Connection lifecycle: admission (PROXY header, per-address limit), implicit
+// TLS, the read -> feed -> act loop, deadlines and shutdown. The per-action
+// handlers live in connection_actions.cpp.
+#include "server/connection.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+
+#include "common/log.hpp"
+#include "protocol/proxy_protocol.hpp"
+
+namespace rp::server {
+namespace {
+
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+
+constexpr auto kProxyTimeout = 5s;
+constexpr auto kHandshakeTimeout = 30s;
+constexpr auto kFinalReplyTimeout = 5s;
+
+std::string address_text(const net::ip::tcp::socket& socket) {
+    boost::system::error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (ec) return "unknown";
+    auto address = ep.address();
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+    return address.to_string();
+}
+
+protocol::TlsMode tls_mode(config::ListenerTls tls) {
+    switch (tls) {
+        case config::ListenerTls::starttls:
+            return protocol::TlsMode::starttls;
+        case config::ListenerTls::implicit:
+            return protocol::TlsMode::implicit;
+        case config::ListenerTls::none:
+            return protocol::TlsMode::none;
+    }
+    return protocol::TlsMode::starttls;
+}
+
+bool trusted(const Settings& settings, const config::Listener& listener, const std::string& address) {
+    if (listener.require_auth) return false;
+    for (const auto& net : settings.config.trusted_networks)
+        if (net.contains(address)) return true;
+    return false;
+}
+
+}  // namespace
+
+Connection::Connection(std::shared_ptr<Server::Core> core, const config::Listener& listener,
+                       net::ip::tcp::socket socket, ConnectionLimits::Slot slot)
+    : core_(std::move(core)),
+      settings_(core_->settings),
+      listener_(listener),
+      stream_(std::move(socket)),
+      connection_slot_(std::move(slot)),
+      watchdog_(core_->io),
+      delay_(core_->io) {
+    registration_ = core_->add(this);
+    peer_addr_ = address_text(stream_.socket());
+    client_addr_ = peer_addr_;
+}
+
+Connection::~Connection() {
+    if (opened_) core_->metrics.session_closed(listener_.name);
+    core_->remove(registration_);
+}
+
+std::chrono::milliseconds Connection::idle_timeout() const {
+    return settings_->config.limits.idle_timeout;
+}
+
+net::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
+    log::debug("smtpd", "connect", {{"client", self->peer_addr_}, {"listener", self->listener_.name}});
+    // (GCC 12 miscompiles co_await inside conditions: always await into a
+    // variable first.)
+    bool admitted = co_await self->admit();
+    if (admitted) {
+        self->opened_ = true;
+        self->core_->metrics.session_opened(self->listener_.name);
+        co_await self->drive();
+    }
+    self->finished_ = true;
+    self->watchdog_.cancel();
+    if (self->writer_) self->writer_->abort();
+    self->writer_.reset();
+    self->stream_.close();
+    log::debug("smtpd", "disconnect", {{"client", self->client_addr_}, {"listener", self->listener_.name}});
+}
+
+// PROXY header (when the listener expects one), then the per-address limit,
+// then the implicit TLS handshake.
+net::awaitable<bool> Connection::admit() {
+    if (listener_.proxy_protocol) {
+        bool ok = co_await read_proxy_header();
+        if (!ok) co_return false;
+    }
+    address_slot_ = core_->limits->try_address(client_addr_);
+    if (!address_slot_) {
+        log::info("smtpd", "too many connections from address", {{"client", client_addr_}});
+        co_await refuse(
+            protocol::Reply::make(421, protocol::esc::shutting_down,
+                                  settings_->config.hostname + " Too many connections, try again later"));
+        co_return false;
+    }
+    if (listener_.tls == config::ListenerTls::implicit) {
+        bool ok = co_await start_tls();
+        if (!ok) co_return false;
+    }
+    co_return true;
+}
+
+net::awaitable<bool> Connection::read_proxy_header() {
+    std::string buffered;
+    char chunk[512];
+    for (;;) {
+        arm(kProxyTimeout);
+        auto [ec, n] = co_await stream_.read_some(chunk, sizeof chunk);
+        disarm();
+        if (ec) {
+            log::debug("smtpd", "no PROXY header", {{"peer", peer_addr_}, {"error", ec.message()}});
+            co_return false;
+        }
+        buffered.append(chunk, n);
+        auto result = protocol::parse_proxy_header(buffered);
+        if (result.status == protocol::ProxyStatus::need_more) continue;
+        if (result.status == protocol::ProxyStatus::error) {
+            log::debug("smtpd", "bad PROXY header", {{"peer", peer_addr_}, {"error", result.error}});
+            co_return false;
+        }
+        if (!result.header.local && !result.header.src_addr.empty()) client_addr_ = result.header.src_addr;
+        leftover_ = buffered.substr(result.consumed);
+        log::debug("smtpd", "PROXY header", {{"peer", peer_addr_}, {"client", client_addr_}});
+        co_return true;
+    }
+}
+
+net::awaitable<void> Connection::refuse(const protocol::Reply& reply) {
+    if (listener_.tls == config::ListenerTls::implicit) {
+        bool ok = co_await start_tls();
+        if (!ok) co_return;
+    }
+    co_await send_final(reply);
+}
+
+net::awaitable<bool> Connection::start_tls() {
+    if (!settings_->tls) co_return false;  // make_settings refuses a TLS listener without a context
+    arm(std::min<std::chrono::milliseconds>(kHandshakeTimeout, idle_timeout()));
+    auto ec = co_await stream_.handshake(*settings_->tls);
+    disarm();
+    if (ec) {
+        log::debug("smtpd", "TLS handshake failed", {{"client", client_addr_}, {"error", ec.message()}});
+        co_return false;
+    }
+    co_return true;
+}
+
+net::awaitable<void> Connection::drive() {
+    protocol::SessionOptions options;
+    const auto& config = settings_->config;
+    options.hostname = config.hostname;
+    options.max_message_size = config.limits.max_message_size;
+    options.max_recipients = config.limits.max_recipients;
+    options.tls = tls_mode(listener_.tls);
+    options.require_auth = listener_.require_auth;
+    options.client_trusted = trusted(*settings_, listener_, client_addr_);
+    options.client_addr = client_addr_;
+    options.listener = listener_.name;
+    session_.emplace(std::move(options));
+
+    bool greeted = co_await send(session_->greeting().format(), idle_timeout());
+    if (!greeted) co_return;
+    if (!leftover_.empty()) {
+        session_->feed(leftover_);
+        std::string().swap(leftover_);
+    }
+    for (;;) {
+        auto action = session_->next();
+        bool go = co_await std::visit([this](auto& a) { return act(a); }, action);
+        if (!go) co_return;
+    }
+}
+
+net::awaitable<bool> Connection::send(std::string_view bytes, std::chrono::milliseconds timeout) {
+    arm(timeout);
+    auto ec = co_await stream_.write(bytes);
+    disarm();
+    if (ec) log::debug("smtpd", "write failed", {{"client", client_addr_}, {"error", ec.message()}});
+    co_return !ec;
+}
+
+net::awaitable<bool> Connection::send_final(const protocol::Reply& reply) {
+    co_return co_await send(reply.format(), kFinalReplyTimeout);
+}
+
+void Connection::request_stop() {
+    stop_requested_ = true;
+    if (reading_idle_) stream_.cancel();
+}
+
+void Connection::force_close() {
+    finished_ = true;
+    stream_.close();
+}
+
+// ---- deadlines ---------------------------------------------------------
+// One timer per connection. arm() records the deadline of the I/O about to
+// start; the timer is only reset when the new deadline is earlier than its
+// expiry, so the common case (a later deadline) costs no timer operation.
+// When a deadline passes with I/O pending, the I/O is cancelled once (the
+// driver then sends a final 421), and the socket closed on a second expiry.
+
+void Connection::arm(std::chrono::milliseconds timeout) {
+    deadline_ = Clock::now() + timeout;
+    io_pending_ = true;
+    if (!watch_active_ || watchdog_.expiry() > deadline_) watch(deadline_);
+}
+
+void Connection::watch(Clock::time_point at) {
+    watchdog_.expires_at(at);
+    watch_active_ = true;
+    unsigned generation = ++watch_generation_;
+    watchdog_.async_wait(
+        [self = shared_from_this(), generation](boost::system::error_code) { self->on_watch(generation); });
+}
+
+void Connection::on_watch(unsigned generation) {
+    if (generation != watch_generation_) return;  // superseded by an earlier deadline
+    watch_active_ = false;
+    if (finished_ || !io_pending_) return;
+    if (Clock::now() < deadline_) {
+        watch(deadline_);
+        return;
+    }
+    if (timed_out_) {
+        stream_.close();
+        return;
+    }
+    timed_out_ = true;
+    log::debug("smtpd", "timeout", {{"client", client_addr_}});
+    stream_.cancel();
+}
+
+void Connection::ensure_buffer(std::size_t size) {
+    if (buffer_size_ == size) return;
+    buffer_.reset(new char[size]);
+    buffer_size_ = size;
+}
+
+}  // namespace rp::server

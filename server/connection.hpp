@@ -1,0 +1,113 @@
+// One SMTP connection: the thin coroutine that drives a
+// protocol::ServerSession over an SmtpStream (read -> feed -> act), plus
+// what the session cannot do itself: the PROXY header, the per-address
+// limit, TLS handshakes, deadlines, password checks off the event loop, the
+// auth failure delay and the spool writer.
+//
+// Invariants: runs on the io_context thread only; at most one read or write
+// is pending; every read/write has a deadline (limits.idle_timeout, shorter
+// for the PROXY header, handshakes and final replies); the read buffer is
+// small while idle (4 KiB) and bounded while a message streams (32 KiB); a
+// 250 after DATA comes only from ServerSession::message_committed, i.e. after
+// the spool's durable commit. Never logs AUTH payloads. Internal to server/.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <list>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "protocol/server_session.hpp"
+#include "relay/spool_intake.hpp"
+#include "server/connection_limits.hpp"
+#include "server/server_core.hpp"
+#include "server/smtp_stream.hpp"
+
+namespace rp::server {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+  public:
+    Connection(std::shared_ptr<Server::Core> core, const config::Listener& listener,
+               boost::asio::ip::tcp::socket socket, ConnectionLimits::Slot slot);
+    ~Connection();
+
+    static boost::asio::awaitable<void> run(std::shared_ptr<Connection> self);
+
+    // Shutdown: an idle session is answered 421 4.3.2 and closed now; one in
+    // the middle of a message finishes it first.
+    void request_stop();
+    // End of the grace period: close the socket whatever the state.
+    void force_close();
+
+  private:
+    using Clock = std::chrono::steady_clock;
+
+    boost::asio::awaitable<bool> admit();
+    boost::asio::awaitable<bool> read_proxy_header();
+    boost::asio::awaitable<void> refuse(const protocol::Reply& reply);
+    boost::asio::awaitable<bool> start_tls();
+    boost::asio::awaitable<void> drive();
+    boost::asio::awaitable<bool> send(std::string_view bytes, std::chrono::milliseconds timeout);
+    boost::asio::awaitable<bool> send_final(const protocol::Reply& reply);
+
+    // One handler per session action; false ends the connection.
+    boost::asio::awaitable<bool> act(protocol::action::Write& a);
+    boost::asio::awaitable<bool> act(protocol::action::NeedMore& a);
+    boost::asio::awaitable<bool> act(protocol::action::StartTls& a);
+    boost::asio::awaitable<bool> act(protocol::action::VerifyAuth& a);
+    boost::asio::awaitable<bool> act(protocol::action::BeginMessage& a);
+    boost::asio::awaitable<bool> act(protocol::action::MessageData& a);
+    boost::asio::awaitable<bool> act(protocol::action::CommitMessage& a);
+    boost::asio::awaitable<bool> act(protocol::action::AbortMessage& a);
+    boost::asio::awaitable<bool> act(protocol::action::Close& a);
+
+    boost::asio::awaitable<bool> verify_password(std::string password, std::string hash);
+    boost::asio::awaitable<std::pair<std::error_code, std::string>> commit();
+
+    // Deadline watchdog (one timer; re-armed lazily, see connection.cpp).
+    void arm(std::chrono::milliseconds timeout);
+    void disarm() { io_pending_ = false; }
+    void watch(Clock::time_point at);
+    void on_watch(unsigned generation);
+
+    std::string received_header(const protocol::Envelope& envelope) const;
+    void ensure_buffer(std::size_t size);
+    std::chrono::milliseconds idle_timeout() const;
+
+    std::shared_ptr<Server::Core> core_;
+    std::shared_ptr<const Settings> settings_;
+    config::Listener listener_;
+    SmtpStream stream_;
+    ConnectionLimits::Slot connection_slot_;
+    ConnectionLimits::Slot address_slot_;
+    std::list<Connection*>::iterator registration_;
+
+    std::string peer_addr_;    // TCP peer
+    std::string client_addr_;  // after PROXY protocol
+    std::string leftover_;     // SMTP bytes that arrived with the PROXY header
+    std::optional<protocol::ServerSession> session_;
+    std::unique_ptr<relay::SpoolWriter> writer_;
+    std::string mail_from_;
+    std::size_t recipients_ = 0;
+
+    std::unique_ptr<char[]> buffer_;
+    std::size_t buffer_size_ = 0;
+
+    boost::asio::steady_timer watchdog_;
+    boost::asio::steady_timer delay_;
+    Clock::time_point deadline_{};
+    unsigned watch_generation_ = 0;
+    bool watch_active_ = false;
+    bool io_pending_ = false;
+    bool timed_out_ = false;
+    bool reading_idle_ = false;
+    bool stop_requested_ = false;
+    bool finished_ = false;
+    bool opened_ = false;  // counted in relaypool_sessions_active
+};
+
+}  // namespace rp::server

@@ -1,0 +1,228 @@
+// The driver's half of each ServerSession action (see server_session.hpp for
+// the loop): I/O, TLS, password checks on the AUTH workers, the auth failure
+// delay and the spool writer. Each handler returns false to end the
+// connection.
+#include <openssl/crypto.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <ctime>
+#include <functional>
+#include <optional>
+
+#include "common/log.hpp"
+#include "protocol/received_header.hpp"
+#include "server/connection.hpp"
+
+namespace rp::server {
+namespace {
+
+namespace net = boost::asio;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+constexpr std::size_t kIdleBuffer = 4 * 1024;
+constexpr std::size_t kMessageBuffer = 32 * 1024;
+
+// Resumes the calling coroutine on its own executor with the value passed to
+// the callback, which `start` may invoke once from any thread. A plain
+// function (not a coroutine): GCC 12 mishandles captured strings in nested
+// coroutine frames, and this saves a frame per call.
+template <typename T, typename Start>
+net::awaitable<T> await_callback(Start start) {
+    auto initiation = [](auto handler, Start start) {
+        using Handler = decltype(handler);
+        auto ex =
+            net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked);
+        auto slot = std::make_shared<std::optional<Handler>>(std::move(handler));
+        start([slot, ex](T value) {
+            net::post(ex, [slot, value = std::move(value)]() mutable {
+                if (!slot->has_value()) return;
+                Handler h = std::move(**slot);
+                slot->reset();
+                std::move(h)(std::move(value));
+            });
+        });
+    };
+    return net::async_initiate<const net::use_awaitable_t<>&, void(T)>(std::move(initiation),
+                                                                       net::use_awaitable, std::move(start));
+}
+
+relay::EnvelopeSpec to_spec(const protocol::Envelope& e) {
+    relay::EnvelopeSpec spec;
+    spec.mail_from = e.mail_from;
+    for (const auto& r : e.recipients) spec.recipients.push_back({r.address, r.notify, r.orcpt});
+    spec.ret = e.ret;
+    spec.envid = e.envid;
+    spec.smtputf8 = e.smtputf8;
+    spec.body_8bitmime = e.body == protocol::BodyType::eight_bit_mime;
+    spec.listener = e.listener;
+    spec.client_addr = e.client_addr;
+    spec.helo = e.helo;
+    spec.auth_user = e.auth_user;
+    return spec;
+}
+
+std::string rfc5322_now() {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    return buf;
+}
+
+}  // namespace
+
+net::awaitable<bool> Connection::act(protocol::action::Write& a) {
+    co_return co_await send(a.bytes, idle_timeout());
+}
+
+net::awaitable<bool> Connection::act(protocol::action::NeedMore&) {
+    const auto& host = settings_->config.hostname;
+    if (stop_requested_ && !writer_) {
+        co_await send_final(protocol::Reply::shutting_down(host));
+        co_return false;
+    }
+    ensure_buffer(writer_ ? kMessageBuffer : kIdleBuffer);
+    reading_idle_ = !writer_;
+    arm(idle_timeout());
+    auto [ec, n] = co_await stream_.read_some(buffer_.get(), buffer_size_);
+    disarm();
+    reading_idle_ = false;
+    if (!ec) {
+        session_->feed(std::string_view(buffer_.get(), n));
+        co_return true;
+    }
+    if (timed_out_) {
+        log::info("smtpd", "idle timeout", {{"client", client_addr_}, {"helo", session_->helo()}});
+        co_await send_final(protocol::Reply::timeout(host));
+    } else if (stop_requested_ && ec == net::error::operation_aborted) {
+        co_await send_final(protocol::Reply::shutting_down(host));
+    } else if (ec != net::error::eof) {
+        log::debug("smtpd", "read failed", {{"client", client_addr_}, {"error", ec.message()}});
+    }
+    co_return false;
+}
+
+net::awaitable<bool> Connection::act(protocol::action::StartTls&) {
+    bool ok = co_await start_tls();
+    if (!ok) co_return false;
+    session_->tls_started();
+    co_return true;
+}
+
+net::awaitable<bool> Connection::verify_password(std::string password, std::string hash) {
+    auto* workers = &core_->auth;
+    return await_callback<bool>([workers, password = std::move(password),
+                                 hash = std::move(hash)](std::function<void(bool)> done) mutable {
+        workers->submit(std::move(password), std::move(hash), std::move(done));
+    });
+}
+
+net::awaitable<bool> Connection::act(protocol::action::VerifyAuth& a) {
+    std::string password = a.password;
+    OPENSSL_cleanse(a.password.data(), a.password.size());
+    auto it = settings_->password_hashes.find(a.username);
+    std::string hash = it == settings_->password_hashes.end() ? std::string() : it->second;
+    bool ok = co_await verify_password(std::move(password), std::move(hash));
+    // PLAIN may name an authorization identity; we only let users act as themselves.
+    if (!a.authzid.empty() && a.authzid != a.username) ok = false;
+    if (ok) {
+        log::info("smtpd", "authenticated", {{"client", client_addr_}, {"user", a.username}});
+    } else {
+        core_->metrics.auth_failure(listener_.name);
+        log::info("smtpd", "authentication failed",
+                  {{"client", client_addr_}, {"user", a.username}, {"mechanism", a.mechanism}});
+        delay_.expires_after(settings_->config.limits.auth_failure_delay);
+        co_await delay_.async_wait(use_tuple);
+    }
+    session_->auth_result(ok);
+    co_return true;
+}
+
+std::string Connection::received_header(const protocol::Envelope& envelope) const {
+    protocol::ReceivedInfo info;
+    info.helo = envelope.helo;
+    info.client_addr = client_addr_;
+    info.hostname = settings_->config.hostname;
+    info.protocol = envelope.protocol;
+    info.tls_version = stream_.tls_version();
+    info.tls_cipher = stream_.tls_cipher();
+    info.date = rfc5322_now();
+    return protocol::build_received_header(info);
+}
+
+net::awaitable<bool> Connection::act(protocol::action::BeginMessage& a) {
+    writer_ = core_->intake.begin(to_spec(a.envelope));
+    if (writer_ && !writer_->append(received_header(a.envelope))) {
+        writer_->abort();
+        writer_.reset();
+    }
+    if (!writer_) log::error("smtpd", "spool refused a message", {{"client", client_addr_}});
+    mail_from_ = a.envelope.mail_from;
+    recipients_ = a.envelope.recipients.size();
+    session_->message_begun(writer_ != nullptr);
+    co_return true;
+}
+
+net::awaitable<bool> Connection::act(protocol::action::MessageData& a) {
+    if (writer_ && !writer_->append(a.bytes)) {
+        log::error("smtpd", "spool write failed", {{"client", client_addr_}});
+        session_->message_write_failed();
+    }
+    co_return true;
+}
+
+net::awaitable<std::pair<std::error_code, std::string>> Connection::commit() {
+    using Result = std::pair<std::error_code, std::string>;
+    auto* writer = writer_.get();
+    return await_callback<Result>([writer](std::function<void(Result)> done) {
+        writer->commit([done = std::move(done)](std::error_code ec, std::string id) {
+            done(Result{ec, std::move(id)});
+        });
+    });
+}
+
+net::awaitable<bool> Connection::act(protocol::action::CommitMessage&) {
+    if (!writer_) {
+        session_->message_failed();
+        co_return true;
+    }
+    auto size = std::to_string(writer_->size());
+    auto [ec, id] = co_await commit();
+    writer_.reset();
+    if (ec || id.empty()) {
+        log::error("smtpd", "spool commit failed", {{"client", client_addr_}, {"error", ec.message()}});
+        session_->message_failed();
+        co_return true;
+    }
+    core_->metrics.message_accepted(listener_.name);
+    auto rcpts = std::to_string(recipients_);
+    log::info("smtpd", "accepted",
+              {{"id", id},
+               {"client", client_addr_},
+               {"helo", session_->helo()},
+               {"user", session_->auth_user()},
+               {"from", mail_from_},
+               {"recipients", rcpts},
+               {"size", size},
+               {"listener", listener_.name}});
+    session_->message_committed(id);
+    co_return true;
+}
+
+net::awaitable<bool> Connection::act(protocol::action::AbortMessage& a) {
+    if (writer_) writer_->abort();
+    writer_.reset();
+    log::debug("smtpd", "message aborted",
+               {{"client", client_addr_},
+                {"reason", a.reason == protocol::action::AbortReason::too_big ? "too big" : "spool error"}});
+    co_return true;
+}
+
+net::awaitable<bool> Connection::act(protocol::action::Close&) {
+    co_return false;
+}
+
+}  // namespace rp::server

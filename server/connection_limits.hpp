@@ -1,0 +1,68 @@
+// Connection admission: limits.max_connections (every accepted TCP
+// connection, counted at accept) and limits.max_connections_per_ip (counted by
+// the client address, which with PROXY protocol is the address from the
+// header, so that check runs after the header is read).
+//
+// Slots are RAII: a Slot releases its count when destroyed. Not thread-safe:
+// owned and used on the one event-loop thread. Limits can be changed at any
+// time (SIGHUP); connections already admitted are never dropped by a lower
+// limit, they only stop new ones. Used by server/ only (and its tests).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+namespace rp::server {
+
+class ConnectionLimits {
+  public:
+    struct Settings {
+        std::uint32_t max_connections = 2000;
+        std::uint32_t max_connections_per_ip = 50;
+    };
+
+    // Holds one count (total or per address) until destroyed or reset().
+    class Slot {
+      public:
+        Slot() = default;
+        Slot(Slot&& other) noexcept;
+        Slot& operator=(Slot&& other) noexcept;
+        Slot(const Slot&) = delete;
+        Slot& operator=(const Slot&) = delete;
+        ~Slot() { reset(); }
+        explicit operator bool() const { return owner_ != nullptr; }
+        void reset();
+
+      private:
+        friend class ConnectionLimits;
+        Slot(std::shared_ptr<ConnectionLimits> owner, std::string address)
+            : owner_(std::move(owner)), address_(std::move(address)) {}
+        std::shared_ptr<ConnectionLimits> owner_;
+        std::string address_;  // empty for a total-count slot
+    };
+
+    static std::shared_ptr<ConnectionLimits> create(Settings settings);
+
+    void update(Settings settings) { settings_ = settings; }
+    const Settings& settings() const { return settings_; }
+
+    // An empty Slot when the limit is reached.
+    Slot try_connection();
+    Slot try_address(const std::string& address);
+
+    std::uint32_t connections() const { return connections_; }
+    std::uint32_t connections_from(const std::string& address) const;
+
+  private:
+    explicit ConnectionLimits(Settings settings) : settings_(settings) {}
+    void release(const std::string& address);
+
+    Settings settings_;
+    std::uint32_t connections_ = 0;
+    std::unordered_map<std::string, std::uint32_t> per_address_;
+    std::weak_ptr<ConnectionLimits> self_;
+};
+
+}  // namespace rp::server
