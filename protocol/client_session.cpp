@@ -154,7 +154,19 @@ struct ClientSession::Impl {
         failure = std::move(o);
     }
 
-    void fail_reply(Stage stage, const UpstreamReply& r) { fail(outcome_of(stage, r), r.code != 421); }
+    // A reply that ends the session. A 2xx/3xx here is a reply out of
+    // sequence (250 to the greeting, 220 to AUTH): it must never read as
+    // "delivered", so it is reported as a protocol failure.
+    static UpstreamOutcome session_outcome(Stage stage, const UpstreamReply& r) {
+        UpstreamOutcome o = outcome_of(stage, r);
+        if (r.code < 400) {
+            o.local = LocalFailure::protocol;
+            o.text = "unexpected reply " + std::to_string(r.code) + ": " + o.text;
+        }
+        return o;
+    }
+
+    void fail_reply(Stage stage, const UpstreamReply& r) { fail(session_outcome(stage, r), r.code != 421); }
 
     Stage current_stage() const {
         if (!expects.empty()) return expects.front().stage;
@@ -297,7 +309,7 @@ struct ClientSession::Impl {
             return command(*response, ExpectKind::auth, Stage::auth, cfg.timeouts.command, true);
         }
         if (r.code != 235) {
-            UpstreamOutcome o = outcome_of(Stage::auth, r);
+            UpstreamOutcome o = session_outcome(Stage::auth, r);
             if (!xoauth2_error.empty()) o.text += " (xoauth2: " + xoauth2_error + ")";
             return fail(o, r.code != 421);
         }
@@ -388,6 +400,8 @@ struct ClientSession::Impl {
             expect(ExpectKind::ignore, Stage::body, cfg.timeouts.data_end);
             return;
         }
+        if (r.positive())
+            return fail_reply(Stage::data, r);  // 2xx to DATA: no body was sent, never "delivered"
         if (wanted) settle_accepted(outcome_of(Stage::data, r));
         end_message();
     }

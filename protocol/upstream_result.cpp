@@ -6,7 +6,8 @@
 //  ---+----------------------------------------------------+--------------------+----------------
 //  1  | local dns/refused/timeout/reset/protocol           | upstream_failure   | connection
 //  2  | local tls_handshake/tls_verify                     | upstream_failure   | tls
-//  3  | 2xx                                                | delivered          | -
+//  3  | 2xx at RCPT or after the body                      | delivered          | -
+//  3b | 2xx at any other stage (a reply out of sequence)   | defer_message      | temporary
 //  4  | enhanced 5.4.5, or 5xx naming a daily sending /    | account_exhausted  | quota
 //     | relay limit (Gmail 550-5.4.5), any stage incl RCPT |                    |
 //  5  | text blames the sending IP ("... your IP address") | ip_cooldown        | rate_limited if
@@ -111,9 +112,10 @@ bool is_account_refusal(const UpstreamOutcome& o) {
 
 Verdict classify(const UpstreamOutcome& o) {
     const int cls = o.code / 100;
-    if (o.local != LocalFailure::none) return classify_local(o.local);       // rows 1, 2
-    if (cls == 2) return Verdict::delivered;                                 // row 3
-    if (o.enhanced == "5.4.5" || (cls == 5 && names_sending_limit(o.text)))  // row 4
+    if (o.local != LocalFailure::none) return classify_local(o.local);  // rows 1, 2
+    if (cls == 2 && (o.stage == Stage::body || o.stage == Stage::rcpt)) return Verdict::delivered;  // row 3
+    if (cls == 2) return Verdict::defer_message;                                                    // row 3b
+    if (o.enhanced == "5.4.5" || (cls == 5 && names_sending_limit(o.text)))                         // row 4
         return Verdict::account_exhausted;
     if ((cls == 4 || cls == 5) && ip_blaming_stage(o) && blames_ip(o.text)) return Verdict::ip_cooldown;  // 5
     if (o.code == 535 || o.code == 534) return Verdict::account_disabled;      // row 6

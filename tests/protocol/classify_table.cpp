@@ -34,6 +34,9 @@ const std::vector<Row> rows = {
     {Stage::body, "250 2.0.0 OK  1700000000 a1sm123456wra.1 - gsmtp\r\n", LocalFailure::none,
      Verdict::delivered, ""},
     {Stage::rcpt, "250 2.1.5 OK a1sm123456wra.1 - gsmtp\r\n", LocalFailure::none, Verdict::delivered, ""},
+    // a 2xx anywhere else is out of sequence: never "delivered"
+    {Stage::auth, "250 2.0.0 OK\r\n", LocalFailure::none, Verdict::defer_message, "temporary"},
+    {Stage::data, "250 2.0.0 OK\r\n", LocalFailure::none, Verdict::defer_message, "temporary"},
     // account cooldown
     {Stage::auth, "454 4.7.0 Too many login attempts, please try again later. a1sm - gsmtp\r\n",
      LocalFailure::none, Verdict::account_cooldown, "rate_limited"},

@@ -604,3 +604,42 @@ TEST_CASE("session: timeouts are RFC 5321 4.5.3.2 values per stage") {
     REQUIRE(std::holds_alternative<client_action::ReadReply>(a));
     CHECK(std::get<client_action::ReadReply>(a).timeout == 5min);
 }
+
+TEST_CASE("dialogue: replies out of sequence never read as delivered") {
+    SUBCASE("250 to DATA: no body was sent") {
+        Dialogue d(config());
+        d.messages = {message({"a@example.org"})};
+        d.run(plain_login + R"(
+            BEGIN 0
+            C: MAIL FROM:<reminders01@agency.example> SIZE=31 BODY=8BITMIME
+            C: RCPT TO:<a@example.org>
+            C: DATA
+            S: 250 2.1.0 OK
+            S: 250 2.1.5 OK
+            S: 250 2.0.0 OK
+            C: QUIT
+            FAILED data 250
+        )");
+        const auto& o = d.results.at(0).recipients.at(0);
+        CHECK(o.local == LocalFailure::protocol);
+        CHECK(classify(o) == Verdict::upstream_failure);
+        CHECK_FALSE(d.results[0].delivered(0));
+    }
+    SUBCASE("250 as the greeting") {
+        Dialogue d(config());
+        d.run(R"(
+            S: 250 hello
+            C: QUIT
+            FAILED greeting 250
+        )");
+        CHECK(classify(*d.failure) == Verdict::upstream_failure);
+    }
+    SUBCASE("220 to AUTH") {
+        Dialogue d(config());
+        std::string script = plain_login;
+        script.replace(script.find("S: 235 2.7.0 Accepted"), 21, "S: 220 what\n C: QUIT\n FAILED auth 220");
+        d.run(script);
+        CHECK(d.failure->local == LocalFailure::protocol);
+        CHECK_FALSE(d.session.authenticated());
+    }
+}
