@@ -161,9 +161,19 @@ std::string status_part(const DsnInput& in) {
     return s;
 }
 
+// RFC 2046 5.1.1: at most 70 characters from bchars; and it must not occur
+// in any part (only the returned message can contain arbitrary text).
 std::string unique_boundary(const DsnInput& in, std::string_view returned) {
-    std::string b = clean(in.boundary.empty() ? std::string("relaypool-dsn") : in.boundary);
-    while (returned.find(b) != std::string_view::npos) b += "=_";
+    static constexpr std::string_view allowed = "'()+_,-./:=?";
+    std::string base;
+    for (char c : in.boundary) {
+        if (base.size() >= 60) break;
+        if (std::isalnum(static_cast<unsigned char>(c)) || allowed.find(c) != std::string_view::npos)
+            base += c;
+    }
+    if (base.empty()) base = "relaypool-dsn";
+    std::string b = base;
+    for (unsigned n = 1; returned.find(b) != std::string_view::npos; ++n) b = base + "=_" + std::to_string(n);
     return b;
 }
 

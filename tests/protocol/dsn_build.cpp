@@ -214,7 +214,7 @@ TEST_CASE("dsn: RET=FULL returns the whole message as message/rfc822") {
 
 TEST_CASE("dsn: a boundary that occurs in the original is made unique") {
     DsnInput in = base_input();
-    std::string evil = "Subject: --rp-boundary-1\r\n\r\n";
+    std::string evil = "Subject: --rp-boundary-1 rp-boundary-1=_1\r\n\r\n";
     in.original = evil;
     ParsedDsn d = parse_dsn(build_dsn(in));
     CHECK(d.boundary != "rp-boundary-1");
@@ -288,4 +288,14 @@ TEST_CASE("dsn: a huge reply text keeps every line within 998 octets") {
     DsnInput in = base_input();
     in.recipients[0].reply.text = std::string(3000, 'x') + " " + std::string(5000, 'y');
     check_line_rules(build_dsn(in));
+}
+
+TEST_CASE("dsn: the boundary is at most 70 bchars (RFC 2046)") {
+    DsnInput in = base_input();
+    in.boundary = "0123456789abcdef/1795633587123456789.42/" + std::string(100, 'h') + " \"<>@;";
+    ParsedDsn d = parse_dsn(build_dsn(in));
+    CHECK(d.boundary.size() <= 70);
+    CHECK(d.boundary.find_first_of(" \"<>@;") == std::string::npos);
+    CHECK(d.boundary.rfind("0123456789abcdef/1795633587123456789.42/", 0) == 0);
+    REQUIRE(d.parts.size() == 3);
 }
