@@ -1,6 +1,7 @@
 // ServerSession core: input framing, the action loop and the results of
 // asynchronous actions (see server_session.hpp for the contract). The verbs
 // live in server_verbs.cpp, message bodies in server_message.cpp.
+#include <algorithm>
 #include <stdexcept>
 
 #include "protocol/server_session_impl.hpp"
@@ -115,15 +116,16 @@ bool ServerSession::Impl::step_command() {
     if (avail.empty()) return false;
     const std::size_t limit =
         (mode == Mode::sasl || starts_with_auth(avail)) ? kMaxAuthLine : kMaxCommandLine;
-    // A TLS ClientHello or NUL bytes: not an SMTP client, do not wait for a
-    // line end that may never come.
-    if ((mode == Mode::command && avail[0] == '\x16') ||
-        avail.substr(0, limit).find('\0') != std::string_view::npos) {
+    const std::size_t lf = avail.find('\n');
+    // A TLS ClientHello or NUL bytes in this line: not an SMTP client, do not
+    // wait for a line end that may never come. (Only this line is looked at:
+    // the outcome must not depend on how much of the next one is buffered.)
+    const std::string_view head = avail.substr(0, std::min(lf, limit));
+    if ((mode == Mode::command && avail[0] == '\x16') || head.find('\0') != std::string_view::npos) {
         in_pos = in.size();
         close_with(Reply::not_smtp());
         return true;
     }
-    const std::size_t lf = avail.find('\n');
     if (lf == std::string_view::npos) {
         if (avail.size() < limit) return false;
         in_pos = in.size();

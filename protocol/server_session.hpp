@@ -16,6 +16,9 @@
 //                      session.auth_result(ok)  (on !ok the driver waits
 //                      limits.auth_failure_delay before the next next())
 //     BeginMessage  -> spool.begin(a.envelope); session.message_begun(ok)
+//                      (asked at DATA BEFORE the 354 is sent, so a spool
+//                      that cannot take the message gets a 451 at once; at
+//                      the first BDAT before its chunk is read; !ok -> 451)
 //     MessageData   -> writer.append(a.bytes); on failure
 //                      session.message_write_failed()
 //     CommitMessage -> writer.commit(...); then session.message_committed(id)
@@ -136,7 +139,8 @@ struct MessageData {
 };
 struct CommitMessage {};
 // too_big: over max_message_size; write_failed: after message_write_failed();
-// cancelled: RSET/EHLO/HELO/QUIT between BDAT chunks.
+// cancelled: RSET/EHLO/HELO/QUIT between BDAT chunks. begin_failed is never
+// produced (a refused begin leaves nothing to abort); kept for compatibility.
 enum class AbortReason { too_big, write_failed, begin_failed, cancelled };
 struct AbortMessage {
     AbortReason reason = AbortReason::too_big;
