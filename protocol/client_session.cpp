@@ -7,6 +7,7 @@
 // what the driver does next (TLS handshake, stream the body, idle, done).
 #include "protocol/client_session.hpp"
 
+#include <algorithm>
 #include <deque>
 
 #include "protocol/base64.hpp"
@@ -614,6 +615,14 @@ void ClientSession::on_failure(LocalFailure kind, std::string text) {
 bool ClientSession::begin_message(OutgoingMessage message) {
     Impl& s = *impl_;
     if (s.phase != Phase::idle || s.failure || !s.usable || s.in_message || message.recipients.empty())
+        return false;
+    // Defence in depth against command injection (SMTP smuggling): intake
+    // validates addresses, but a CR, LF or NUL must never reach the wire.
+    auto unsafe = [](const std::string& a) {
+        return a.find_first_of(std::string_view("\r\n\0", 3)) != a.npos;
+    };
+    if (unsafe(message.mail_from) ||
+        std::any_of(message.recipients.begin(), message.recipients.end(), unsafe))
         return false;
     s.begin(std::move(message));
     return true;

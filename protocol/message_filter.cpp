@@ -74,11 +74,25 @@ std::vector<Field> split_fields(std::string_view block) {
     return fields;
 }
 
+std::string unfold(std::string_view raw) {
+    std::string out;
+    for (char c : raw)
+        if (c != '\r' && c != '\n') out.push_back(c);
+    return out;
+}
+
+// The address in a From value: inside the last <...>, else the whole value.
+std::string from_address(const Field& from) {
+    std::string value(trim(unfold(from.value_raw())));
+    auto lt = value.rfind('<');
+    if (lt == std::string::npos) return value;
+    auto gt = value.find('>', lt);
+    return value.substr(lt + 1, gt == std::string::npos ? std::string::npos : gt - lt - 1);
+}
+
 // "Billing <a@b>" -> "Billing <account>"; "a@b" -> "account".
 std::string rewritten_from(const Field& from, std::string_view account) {
-    std::string unfolded;
-    for (char c : from.value_raw())
-        if (c != '\r' && c != '\n') unfolded.push_back(c);
+    const std::string unfolded = unfold(from.value_raw());
     std::string_view value = trim(unfolded);
     std::string out = "From: ";
     auto lt = value.rfind('<');
@@ -157,7 +171,8 @@ void MessageFilter::flush_headers(std::string& out) {
         if (strip) continue;
         if (iequals(name, "Reply-To")) has_reply_to = true;
         if (rewrite && iequals(name, "From")) {
-            if (from_at == std::string::npos) {
+            // Already the account's address: a Reply-To would only repeat it.
+            if (from_at == std::string::npos && !iequals(from_address(f), options_.rewrite_from_to)) {
                 from_at = kept.size();
                 reply_to = "Reply-To:" + std::string(f.value_raw());
                 if (reply_to.back() != '\n') reply_to.append(f.eol());

@@ -590,6 +590,24 @@ TEST_CASE("session: begin_message only while Idle; SMTPUTF8 only when offered") 
     CHECK_FALSE(d.session.begin_message(OutgoingMessage{}));
 }
 
+TEST_CASE("session: addresses with CR, LF or NUL are refused before anything is written") {
+    Dialogue d(config(ClientTls::none));
+    d.run(R"(
+        S: 220 mx ESMTP
+        C: EHLO relay.example.com
+        S: 250-mx
+        S: 250 AUTH PLAIN
+        C: AUTH PLAIN AHJlbWluZGVyczAxQGFnZW5jeS5leGFtcGxlAGFwcC1wYXNzd29yZA==
+        S: 235 ok
+        IDLE
+    )");
+    CHECK_FALSE(d.session.begin_message(message({"a@example.org>\r\nRCPT TO:<evil@example.org"})));
+    OutgoingMessage bad_from = message({"a@example.org"});
+    bad_from.mail_from = std::string("x@y\0", 4);
+    CHECK_FALSE(d.session.begin_message(bad_from));
+    CHECK(d.session.begin_message(message({"a@example.org"})));  // still usable
+}
+
 TEST_CASE("session: timeouts are RFC 5321 4.5.3.2 values per stage") {
     ClientTimeouts t;
     using namespace std::chrono_literals;

@@ -110,6 +110,8 @@ TEST_CASE("filter: table of header cases") {
         {"name prefix is not a match", "Received-SPF: pass\r\nX-Received: y\r\n\r\n",
          "Received-SPF: pass\r\nX-Received: y\r\n\r\n"},
         {"space before the colon still matches", "Received : x\r\n\r\n", "\r\n"},
+        {"From already the account: no Reply-To", "From: Me <Reminders01@Agency.example>\r\n\r\n",
+         "From: Me <reminders01@agency.example>\r\n\r\n"},
         {"empty message", "", ""},
         {"message starting with an empty line", "\r\nFrom: body\r\n", "\r\nFrom: body\r\n"},
     };
