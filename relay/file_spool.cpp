@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 #include "common/log.hpp"
 #include "relay/file_spool_impl.hpp"
@@ -274,7 +275,7 @@ SpoolResult<std::unique_ptr<FileSpool>> FileSpool::open(FileSpoolOptions options
         return {to_code(EACCES), nullptr};
     }
     auto& i = *spool->impl_;
-    i.committer = std::make_unique<GroupCommitter>(i.queue_fd, i.options.fsync_threads, i.options.faults);
+    i.committer = std::make_unique<GroupCommitter>(i.queue_fd, i.options.commit_workers, i.options.faults);
     return {{}, std::move(spool)};
 }
 
@@ -429,28 +430,12 @@ static void state_written(FileSpool::Impl& s, const std::string& id, const Deliv
 }
 
 std::error_code FileSpool::update_state(const std::string& id, const DeliveryState& state) {
-    auto& s = *impl_;
-    if (auto ec = check_state(s, id, state)) return ec;
-    std::lock_guard serial(s.state_mu);
-    const std::string tmp = s.unique_tmp(id + ".state");
-    const std::string final_path = s.state_path(id);
-    int fd = write_state_tmp(s, tmp, format::encode_state(state));
-    int e = fd < 0 ? -fd : 0;
-    if (e == 0) {
-        e = s.fault(FaultPoint::fsync_state, tmp);
-        if (e == 0 && ::fdatasync(fd) != 0) e = errno;
-        ::close(fd);
-        if (e == 0) e = s.fault(FaultPoint::rename_state, final_path);
-        if (e == 0 && ::rename(tmp.c_str(), final_path.c_str()) != 0) e = errno;
-        if (e != 0) ::unlink(tmp.c_str());
-    }
-    if (e == 0) {
-        e = s.fault(FaultPoint::fsync_dir, s.queue_dir);
-        if (e == 0) e = fsync_fd(s.queue_fd);
-    }
-    auto ec = e ? to_code(e) : std::error_code{};
-    state_written(s, id, state, ec);
-    return ec;
+    // One code path for both: the same worker (per message, in order) and the
+    // shared directory fsync.
+    std::promise<std::error_code> result;
+    auto future = result.get_future();
+    update_state_async(id, state, [&result](std::error_code ec) { result.set_value(ec); });
+    return future.get();
 }
 
 void FileSpool::update_state_async(const std::string& id, DeliveryState state,
@@ -492,14 +477,12 @@ std::error_code FileSpool::remove(const std::string& id) {
     }
     ::unlink(s.state_path(id).c_str());
     ++s.removed;
-    int e = s.fault(FaultPoint::fsync_dir, s.queue_dir);
-    if (e == 0) e = fsync_fd(s.queue_fd);
-    if (e != 0) {
+    if (auto ec = s.committer->sync_dir_change()) {
         // The unlink may not be durable: after a crash the message could come
         // back and be delivered again (at-least-once), never lost.
         log::error("spool", "queue directory fsync after remove failed",
-                   {{"id", id}, {"error", std::strerror(e)}});
-        return to_code(e);
+                   {{"id", id}, {"error", ec.message()}});
+        return ec;
     }
     return {};
 }
@@ -513,9 +496,8 @@ std::error_code FileSpool::quarantine(const std::string& id, std::string_view re
         std::lock_guard lock(s.mu);
         s.index.erase(id);
     }
-    fsync_fd(s.quarantine_fd);
-    if (int e = fsync_fd(s.queue_fd)) return to_code(e);
-    return {};
+    if (int e = fsync_fd(s.quarantine_fd)) return to_code(e);
+    return s.committer->sync_dir_change();
 }
 
 SpoolResult<BodyRef> FileSpool::open_body(const std::string& id) {
@@ -547,7 +529,7 @@ SpoolStats FileSpool::stats() const {
     SpoolStats st;
     st.committed = s.committed;
     st.commit_errors = s.commit_errors;
-    st.commit_batches = s.committer ? s.committer->batches() : 0;
+    st.commit_batches = s.committer ? s.committer->dir_fsyncs() : 0;
     st.state_writes = s.state_writes;
     st.state_write_errors = s.state_write_errors;
     st.removed = s.removed;

@@ -11,10 +11,12 @@
 // directory fsync). Nothing is read back into memory but headers.
 //
 // Threads: begin()/SpoolWriter run on the caller's thread (the event loop;
-// appends hit only the page cache). One commit thread (plus a few fsync
-// helpers) makes batches durable: every commit and async state write pending
-// when a batch starts shares its directory fsync. All Spool methods are
-// thread-safe. The destructor drains pending commits, then stops the threads.
+// appends hit only the page cache). A few commit workers make files durable
+// concurrently (the journal merges their fdatasyncs) and share directory
+// fsyncs (group_commit.hpp). All Spool methods are thread-safe; callbacks
+// (commit done, listener, update_state_async done) run on a commit worker:
+// never call the blocking update_state() from inside one. The destructor
+// drains pending commits, then stops the workers.
 //
 // Usage: auto r = FileSpool::open({.directory = dir}); r.value->recover();
 // then hand it to the server (SpoolIntake) and the scheduler (Spool).
@@ -48,7 +50,7 @@ class FaultInjector {
 
 struct FileSpoolOptions {
     std::string directory;                  // queue.directory
-    unsigned fsync_threads = 4;             // concurrent fsyncs within one commit batch
+    unsigned commit_workers = 8;            // concurrent commits (fdatasync + rename + shared dir fsync)
     std::shared_ptr<FaultInjector> faults;  // tests only; nullptr in production
 };
 
@@ -84,7 +86,7 @@ class FileSpool final : public SpoolIntake, public Spool {
     bool writable() const;
     const std::string& directory() const;
 
-    struct Impl;  // file_spool.cpp (public so the writer and commit thread can reach it)
+    struct Impl;  // file_spool.cpp (public so the writer and the commit callbacks can reach it)
 
   private:
     explicit FileSpool(std::unique_ptr<Impl> impl);

@@ -3,8 +3,8 @@
 // outside those two files.
 //
 // Locking: `mu` guards the index, the listener and the id generator and is
-// never held across I/O or a callback. `state_mu` serialises synchronous
-// state writes (so two writers of one message cannot reorder renames).
+// never held across I/O or a callback. State writes of one message are kept
+// in order by the committer (same worker per final path).
 #pragma once
 
 #include <atomic>
@@ -38,7 +38,6 @@ struct FileSpool::Impl {
     bool recovered = false;
     std::uint64_t last_id = 0;
 
-    std::mutex state_mu;
     std::atomic<std::uint64_t> tmp_seq{0};
 
     std::atomic<std::uint64_t> committed{0}, commit_errors{0}, state_writes{0}, state_write_errors{0},

@@ -56,7 +56,7 @@ std::string validate_message(const std::string& path, const std::string& id, for
             static_cast<std::size_t>(std::min<std::uint64_t>(size, format::max_header_size));
         std::string data;
         format::HeaderParse parsed;
-        for (std::size_t want = std::min<std::size_t>(limit, 16 * 1024);; want = std::min(limit, want * 4)) {
+        for (std::size_t want = std::min<std::size_t>(limit, 4096);; want = std::min(limit, want * 4)) {
             if (int e = pread_some(fd, data, want, 0)) {
                 parsed.reason = std::string("read error: ") + std::strerror(e);
                 break;

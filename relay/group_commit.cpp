@@ -1,7 +1,5 @@
-// The commit thread and its fsync helpers (see group_commit.hpp). Why a few
-// threads: fdatasync of N files issued one after another costs N journal
-// commits; issued concurrently, ext4/xfs fold them into fewer (measured in
-// bench/fsync_ceiling.cpp, figures in docs/spool.md).
+// The commit workers and the directory-fsync coalescer (see group_commit.hpp
+// for why there is no batch barrier: bench/fsync_ceiling.cpp measured it).
 #include "relay/group_commit.hpp"
 
 #include <fcntl.h>
@@ -10,89 +8,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 
 #include "common/log.hpp"
 
 namespace rp::relay {
-
-// Runs fn(0..n-1) on the caller and up to `threads - 1` helpers; returns when
-// all are done. Only the commit thread calls run().
-class FsyncPool {
-  public:
-    explicit FsyncPool(unsigned threads) {
-        for (unsigned i = 1; i < threads; ++i) helpers_.emplace_back([this] { helper(); });
-    }
-    ~FsyncPool() {
-        {
-            std::lock_guard lock(mu_);
-            stop_ = true;
-        }
-        cv_.notify_all();
-        for (auto& t : helpers_) t.join();
-    }
-
-    void run(std::size_t n, const std::function<void(std::size_t)>& fn) {
-        if (n <= 1 || helpers_.empty()) {
-            for (std::size_t i = 0; i < n; ++i) fn(i);
-            return;
-        }
-        {
-            std::lock_guard lock(mu_);
-            fn_ = &fn;
-            n_ = n;
-            next_ = 0;
-            remaining_ = n;
-            ++generation_;
-        }
-        cv_.notify_all();
-        work();
-        std::unique_lock lock(mu_);
-        done_cv_.wait(lock, [this] { return remaining_ == 0; });
-        fn_ = nullptr;
-    }
-
-  private:
-    // Takes indexes until none are left (under the mutex: the tasks are
-    // fsyncs, so the lock costs nothing that matters, and no state is racy).
-    void work() {
-        for (;;) {
-            const std::function<void(std::size_t)>* fn = nullptr;
-            std::size_t i = 0;
-            {
-                std::lock_guard lock(mu_);
-                if (fn_ == nullptr || next_ >= n_) return;
-                fn = fn_;
-                i = next_++;
-            }
-            (*fn)(i);
-            std::lock_guard lock(mu_);
-            if (--remaining_ == 0) done_cv_.notify_all();
-        }
-    }
-    void helper() {
-        std::uint64_t seen = 0;
-        for (;;) {
-            {
-                std::unique_lock lock(mu_);
-                cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-                if (stop_) return;
-                seen = generation_;
-            }
-            work();
-        }
-    }
-
-    std::vector<std::thread> helpers_;
-    std::mutex mu_;
-    std::condition_variable cv_, done_cv_;
-    const std::function<void(std::size_t)>* fn_ = nullptr;
-    std::size_t n_ = 0;
-    std::size_t next_ = 0;
-    std::size_t remaining_ = 0;
-    std::uint64_t generation_ = 0;
-    bool stop_ = false;
-};
-
 namespace {
 
 std::error_code errno_code(int e) {
@@ -112,11 +32,64 @@ int rename_noreplace(const std::string& from, const std::string& to) {
 
 }  // namespace
 
-GroupCommitter::GroupCommitter(int dir_fd, unsigned fsync_threads, std::shared_ptr<FaultInjector> faults)
-    : dir_fd_(dir_fd),
-      faults_(std::move(faults)),
-      pool_(std::make_unique<FsyncPool>(fsync_threads == 0 ? 1 : fsync_threads)),
-      thread_([this] { run(); }) {}
+// ---- DirSyncer ----------------------------------------------------------------
+DirSyncer::DirSyncer(int dir_fd, std::shared_ptr<FaultInjector> faults)
+    : dir_fd_(dir_fd), faults_(std::move(faults)) {}
+
+std::uint64_t DirSyncer::fsyncs() const {
+    std::lock_guard lock(mu_);
+    return fsyncs_;
+}
+
+std::error_code DirSyncer::sync_after_change() {
+    std::unique_lock lock(mu_);
+    const std::uint64_t ticket = ++issued_;  // this change happened before any fsync starting from now
+    waiting_.insert(ticket);
+    auto result = wait_for(ticket, lock);
+    waiting_.erase(waiting_.find(ticket));
+    // Failure records are kept until no waiter can still need them.
+    while (!failures_.empty() && (waiting_.empty() || failures_.front().to < *waiting_.begin()))
+        failures_.pop_front();
+    return result;
+}
+
+std::error_code DirSyncer::wait_for(std::uint64_t ticket, std::unique_lock<std::mutex>& lock) {
+    for (;;) {
+        // A failed fsync that covered this rename fails it, even if a later
+        // fsync succeeded (after a failed fsync the kernel may have dropped
+        // the dirty state: never trust a retry for the same change).
+        for (const auto& f : failures_)
+            if (ticket > f.from && ticket <= f.to) return errno_code(f.error);
+        if (synced_ >= ticket) return {};
+        if (running_) {
+            cv_.wait(lock);
+            continue;
+        }
+        running_ = true;
+        const std::uint64_t from = synced_, covers = issued_;
+        lock.unlock();
+        int e = faults_ ? faults_->fail(FaultPoint::fsync_dir, "queue/") : 0;
+        if (e == 0 && ::fsync(dir_fd_) != 0) e = errno;
+        lock.lock();
+        running_ = false;
+        ++fsyncs_;
+        if (e != 0) {
+            failures_.push_back({from, covers, e});
+            log::error("spool", "queue directory fsync failed; commits not acknowledged",
+                       {{"error", std::strerror(e)}});
+        }
+        synced_ = std::max(synced_, covers);
+        cv_.notify_all();
+    }
+}
+
+// ---- GroupCommitter -------------------------------------------------------------
+GroupCommitter::GroupCommitter(int dir_fd, unsigned workers, std::shared_ptr<FaultInjector> faults)
+    : faults_(faults), syncer_(dir_fd, faults) {
+    const unsigned n = workers == 0 ? 1 : workers;
+    for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
+    for (unsigned i = 0; i < n; ++i) workers_[i]->thread = std::thread([this, i] { run(i); });
+}
 
 GroupCommitter::~GroupCommitter() {
     stop();
@@ -125,107 +98,82 @@ GroupCommitter::~GroupCommitter() {
 void GroupCommitter::stop() {
     {
         std::lock_guard lock(mu_);
-        if (stopping_ && !thread_.joinable()) return;
         stopping_ = true;
+        for (auto& w : workers_) w->cv.notify_all();
     }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
-
-std::uint64_t GroupCommitter::batches() const {
-    std::lock_guard lock(mu_);
-    return batches_;
+    for (auto& w : workers_)
+        if (w->thread.joinable()) w->thread.join();
 }
 
 void GroupCommitter::submit(CommitJob job) {
     {
         std::lock_guard lock(mu_);
         if (!stopping_) {
-            pending_.push_back(std::move(job));
-            cv_.notify_one();
+            // Same final path -> same worker, so a message's state writes stay
+            // in order; new messages go round-robin.
+            std::size_t w = job.kind == CommitJob::Kind::state
+                                ? std::hash<std::string>{}(job.final_path) % workers_.size()
+                                : next_worker_++ % workers_.size();
+            workers_[w]->jobs.push_back(std::move(job));
+            workers_[w]->cv.notify_one();
             return;
         }
     }
     job.preset_error = make_error_code(SpoolErrc::closed);
-    std::vector<CommitJob> one;
-    one.push_back(std::move(job));
-    process(one);
+    process(job);
 }
 
 int GroupCommitter::fault(FaultPoint p, const std::string& path) const {
     return faults_ ? faults_->fail(p, path) : 0;
 }
 
-void GroupCommitter::run() {
+void GroupCommitter::run(std::size_t w) {
+    Worker& me = *workers_[w];
     for (;;) {
-        std::vector<CommitJob> batch;
+        CommitJob job;
         {
             std::unique_lock lock(mu_);
-            cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-            if (pending_.empty()) return;  // stopping and drained
-            batch.assign(std::make_move_iterator(pending_.begin()), std::make_move_iterator(pending_.end()));
-            pending_.clear();
-            ++batches_;
+            me.cv.wait(lock, [&] { return stopping_ || !me.jobs.empty(); });
+            if (me.jobs.empty()) return;  // stopping and drained
+            job = std::move(me.jobs.front());
+            me.jobs.pop_front();
         }
-        process(batch);
+        process(job);
     }
 }
 
-void GroupCommitter::process(std::vector<CommitJob>& batch) {
-    std::vector<std::error_code> result(batch.size());
-    // 1. Data: fdatasync every file, concurrently.
-    pool_->run(batch.size(), [&](std::size_t i) {
-        auto& job = batch[i];
-        if (job.preset_error) {
-            result[i] = job.preset_error;
-        } else {
-            const bool msg = job.kind == CommitJob::Kind::message;
-            int e = fault(msg ? FaultPoint::fsync_message : FaultPoint::fsync_state, job.tmp_path);
-            if (e == 0 && ::fdatasync(job.fd) != 0) e = errno;
-            if (e != 0) result[i] = errno_code(e);
-        }
-        if (job.fd >= 0) ::close(job.fd);
-        job.fd = -1;
-    });
-    // 2. Names: rename into place, in submission order (a later state write
-    // of the same message wins).
-    std::vector<std::size_t> renamed;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto& job = batch[i];
-        if (!result[i]) {
-            const bool msg = job.kind == CommitJob::Kind::message;
-            int e = fault(msg ? FaultPoint::rename_message : FaultPoint::rename_state, job.final_path);
-            if (e == 0) {
-                if (msg)
-                    e = rename_noreplace(job.tmp_path, job.final_path);
-                else if (::rename(job.tmp_path.c_str(), job.final_path.c_str()) != 0)
-                    e = errno;
-            }
-            if (e != 0) result[i] = errno_code(e);
-        }
-        if (result[i])
-            ::unlink(job.tmp_path.c_str());
-        else
-            renamed.push_back(i);
+void GroupCommitter::process(CommitJob& job) {
+    const bool msg = job.kind == CommitJob::Kind::message;
+    std::error_code result = job.preset_error;
+    // 1. Data.
+    if (!result) {
+        int e = fault(msg ? FaultPoint::fsync_message : FaultPoint::fsync_state, job.tmp_path);
+        if (e == 0 && ::fdatasync(job.fd) != 0) e = errno;
+        if (e != 0) result = errno_code(e);
     }
-    // 3. One directory fsync for the whole batch.
-    if (!renamed.empty()) {
-        int e = fault(FaultPoint::fsync_dir, "queue/");
-        if (e == 0 && ::fsync(dir_fd_) != 0) e = errno;
-        if (e != 0) {
-            log::error("spool", "queue directory fsync failed; batch not acknowledged",
-                       {{"error", std::strerror(e)}});
-            for (std::size_t i : renamed) {
-                result[i] = errno_code(e);
-                // Unacknowledged message: take it back out. A state file stays
-                // (old or new, both valid states; the caller sees the error).
-                if (batch[i].kind == CommitJob::Kind::message) ::unlink(batch[i].final_path.c_str());
-            }
+    if (job.fd >= 0) ::close(job.fd);
+    job.fd = -1;
+    // 2. Name.
+    if (!result) {
+        int e = fault(msg ? FaultPoint::rename_message : FaultPoint::rename_state, job.final_path);
+        if (e == 0) {
+            if (msg)
+                e = rename_noreplace(job.tmp_path, job.final_path);
+            else if (::rename(job.tmp_path.c_str(), job.final_path.c_str()) != 0)
+                e = errno;
         }
+        if (e != 0) result = errno_code(e);
     }
-    // 4. Tell everyone, in order.
-    for (std::size_t i = 0; i < batch.size(); ++i)
-        if (batch[i].on_done) batch[i].on_done(result[i]);
+    if (result) {
+        ::unlink(job.tmp_path.c_str());
+    } else {
+        // 3. The directory entry, sharing an fsync with concurrent commits.
+        result = syncer_.sync_after_change();
+        // Unacknowledged message: take it back out. A state file stays (old
+        // or new, both valid states; the caller sees the error).
+        if (result && msg) ::unlink(job.final_path.c_str());
+    }
+    if (job.on_done) job.on_done(result);
 }
 
 }  // namespace rp::relay

@@ -1,16 +1,24 @@
-// GroupCommitter: the spool's commit thread. It makes files durable in
-// batches: every job pending when a batch starts is fsync'd (concurrently,
-// on a few helper threads, so the filesystem can merge journal commits),
-// renamed into place, and then ONE fsync of the destination directory covers
-// the whole batch before any job's callback runs.
+// GroupCommitter: the spool's commit workers. A job is a written tmp file
+// (a message, or a state file) to make durable under its final name:
+// fdatasync, rename into the queue directory, fsync of the directory.
 //
-// Invariants: a callback with success runs only after its file's data and
-// its directory entry are durable. On failure the committer cleans up: the
-// tmp file is unlinked, and a message already renamed in a batch whose
-// directory fsync failed is unlinked again (the client got no 250, so it
-// must not be delivered; a crash in between can at worst duplicate it).
-// Each callback runs exactly once, on the commit thread, in submission order.
-// The destructor (or stop()) drains every submitted job, then joins.
+// How commits are grouped (measured with bench/fsync_ceiling.cpp, figures in
+// docs/spool.md): a few workers take jobs concurrently and without a batch
+// barrier, so the filesystem journal folds the concurrent fdatasyncs into
+// shared commits; and the directory fsync is coalesced leader/follower style:
+// one fsync covers every rename made before it started, so N concurrent
+// commits cost about one directory fsync. A barrier batch (sync 16, then one
+// directory fsync) measured 10x slower on ext4, so there is none.
+//
+// Invariants: a job's callback reports success only after its file's data
+// and its directory entry are durable (an fsync of the directory that began
+// after the rename succeeded). On failure the committer cleans up: the tmp
+// file is unlinked, and a message renamed into the queue whose directory
+// fsync failed is unlinked again (the client got no 250, so it must not be
+// delivered; a crash in between can at worst duplicate it).
+// Each callback runs exactly once, on a worker thread. Jobs with the same
+// final path (state files of one message) run in submission order on one
+// worker. stop() (and the destructor) drain every submitted job, then join.
 // Used by FileSpool only.
 #pragma once
 
@@ -20,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -39,12 +48,36 @@ struct CommitJob {
     std::function<void(std::error_code)> on_done;
 };
 
-class FsyncPool;
+// Coalesces directory fsyncs: sync_after_change(), called right after a
+// rename/unlink in the directory, returns once an fsync that started after
+// that call has completed (success) or failed (its error).
+class DirSyncer {
+  public:
+    DirSyncer(int dir_fd, std::shared_ptr<FaultInjector> faults);
+    std::error_code sync_after_change();
+    std::uint64_t fsyncs() const;
+
+  private:
+    std::error_code wait_for(std::uint64_t ticket, std::unique_lock<std::mutex>& lock);
+
+    struct Failure {
+        std::uint64_t from, to;  // tickets (from, to] whose fsync failed
+        int error;
+    };
+    int dir_fd_;
+    std::shared_ptr<FaultInjector> faults_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::uint64_t issued_ = 0, synced_ = 0, fsyncs_ = 0;
+    bool running_ = false;
+    std::deque<Failure> failures_;          // oldest first; pruned once no waiter needs them
+    std::multiset<std::uint64_t> waiting_;  // tickets of callers inside sync()
+};
 
 class GroupCommitter {
   public:
     // dir_fd: the destination directory (kept open by the caller, outlives this).
-    GroupCommitter(int dir_fd, unsigned fsync_threads, std::shared_ptr<FaultInjector> faults);
+    GroupCommitter(int dir_fd, unsigned workers, std::shared_ptr<FaultInjector> faults);
     ~GroupCommitter();
     GroupCommitter(const GroupCommitter&) = delete;
     GroupCommitter& operator=(const GroupCommitter&) = delete;
@@ -54,22 +87,27 @@ class GroupCommitter {
     void submit(CommitJob job);
     void stop();
 
-    std::uint64_t batches() const;
+    std::uint64_t dir_fsyncs() const { return syncer_.fsyncs(); }
+    // For other directory changes (unlink, rename out): durable when this
+    // returns success; shares fsyncs with concurrent commits.
+    std::error_code sync_dir_change() { return syncer_.sync_after_change(); }
 
   private:
-    void run();
-    void process(std::vector<CommitJob>& batch);
+    struct Worker {
+        std::condition_variable cv;  // guarded by the committer's mu_
+        std::deque<CommitJob> jobs;
+        std::thread thread;
+    };
+    void run(std::size_t w);
+    void process(CommitJob& job);
     int fault(FaultPoint p, const std::string& path) const;
 
-    int dir_fd_;
     std::shared_ptr<FaultInjector> faults_;
-    std::unique_ptr<FsyncPool> pool_;
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::deque<CommitJob> pending_;
+    DirSyncer syncer_;
+    std::mutex mu_;
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::size_t next_worker_ = 0;
     bool stopping_ = false;
-    std::uint64_t batches_ = 0;
-    std::thread thread_;
 };
 
 }  // namespace rp::relay

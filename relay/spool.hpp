@@ -147,7 +147,7 @@ struct RecoveryReport {
 struct SpoolStats {
     std::uint64_t committed = 0;
     std::uint64_t commit_errors = 0;
-    std::uint64_t commit_batches = 0;  // committed / commit_batches = mean group size
+    std::uint64_t commit_batches = 0;  // queue-directory fsyncs (each covers one or more commits/changes)
     std::uint64_t state_writes = 0;
     std::uint64_t state_write_errors = 0;
     std::uint64_t removed = 0;
@@ -176,8 +176,9 @@ class Spool {
     // event loop prefer update_state_async). history is trimmed to
     // max_history. Error: the old state is still the durable one.
     virtual std::error_code update_state(const std::string& id, const DeliveryState& state) = 0;
-    // Same, on the spool's commit thread (state writes of one batch share the
-    // directory fsync); `done` runs there (inline in MemorySpool).
+    // Same, on a spool commit worker (concurrent writes share the directory
+    // fsync; writes for one message complete in call order); `done` runs on
+    // that worker (inline in MemorySpool).
     virtual void update_state_async(const std::string& id, DeliveryState state,
                                     std::function<void(std::error_code)> done) = 0;
 
@@ -192,7 +193,7 @@ class Spool {
     virtual SpoolResult<std::string> read_body(const std::string& id, std::uint64_t max_bytes) = 0;
 
     // Called once per newly committed message, after it is durable and
-    // before its intake done() runs, on the commit thread. Set it before
+    // before its intake done() runs, on a commit worker. Set it before
     // intake starts; it must not call back into intake synchronously.
     virtual void set_commit_listener(std::function<void(const MessageSummary&)> listener) = 0;
 

@@ -59,7 +59,7 @@ inline std::error_code update_async_sync(rp::relay::Spool& s, const std::string&
 inline std::unique_ptr<rp::relay::FileSpool> open_recovered(
     const std::string& dir, std::shared_ptr<rp::relay::FaultInjector> faults = {},
     rp::relay::RecoveryReport* report = nullptr) {
-    auto r = rp::relay::FileSpool::open({.directory = dir, .fsync_threads = 4, .faults = std::move(faults)});
+    auto r = rp::relay::FileSpool::open({.directory = dir, .commit_workers = 8, .faults = std::move(faults)});
     if (!r) return nullptr;
     auto rec = r.value->recover();
     if (!rec) return nullptr;
