@@ -62,7 +62,9 @@ class Engine {
   public:
     Engine(net::io_context& io, const config::Config& config, metrics::Metrics&) : io_(io), config_(config) {}
     std::error_code start() {
-        auto opened = relay::FileSpool::open({.directory = config_.queue.directory});
+        relay::FileSpoolOptions options;
+        options.directory = config_.queue.directory;
+        auto opened = relay::FileSpool::open(std::move(options));
         if (!opened) return opened.error;
         spool_ = std::move(opened.value);
         auto recovered = spool_->recover();
