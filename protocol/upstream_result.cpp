@@ -4,22 +4,26 @@
 //
 //  #  | when                                               | verdict            | deferral reason
 //  ---+----------------------------------------------------+--------------------+----------------
-//  1  | local dns/refused/timeout/reset/protocol           | upstream_failure   | connection
+//  1  | local dns/refused/timeout/reset/protocol (garbage, | upstream_failure   | connection
+//     | a 2xx/3xx out of sequence, STARTTLS injection)     |                    |
 //  2  | local tls_handshake/tls_verify                     | upstream_failure   | tls
 //  3  | 2xx at RCPT or after the body                      | delivered          | -
 //  3b | 2xx at any other stage (a reply out of sequence)   | defer_message      | temporary
 //  4  | enhanced 5.4.5, or 5xx naming a daily sending /    | account_exhausted  | quota
 //     | relay limit (Gmail 550-5.4.5), any stage incl RCPT |                    |
-//  5  | text blames the sending IP ("... your IP address") | ip_cooldown        | rate_limited if
-//     | with 421, or 4xx/5xx at body/MAIL/RCPT/greeting    |                    | it names rate,
-//     | (Gmail's "unusual rate of unsolicited mail")       |                    | else temporary
+//  5  | text blames the sending IP ("your IP address",     | ip_cooldown        | rate_limited if
+//     | "The IP you're using", "sending IP", "IP not in    |                    | it names rate,
+//     | whitelist") with 421, or 4xx/5xx at greeting/MAIL/ |                    | else temporary
+//     | RCPT/DATA/body (Gmail's "unusual rate of           |                    |
+//     | unsolicited mail"): not the message's fault, so    |                    |
+//     | mail waits (bounces only at queue.max_age)         |                    |
 //  6  | 535 (5.7.8) or 534 (5.7.9, 5.7.14), any stage      | account_disabled   | auth
 //  7  | pre-auth stages (greeting, ehlo, starttls), other  | upstream_failure   | temporary
 //     | replies: no account is involved yet, so blame the  |                    |
 //     | upstream (Gmail's "421 4.7.0 Try again later,      |                    |
 //     | closing connection. (EHLO)")                       |                    |
-//  8  | 421 (post-auth), 454 (any), 530 (auth required at  | account_cooldown   | rate_limited for
-//     | MAIL: the session lost its identity), any other    |                    | 454 4.7.0 and
+//  8  | 421, 454 (post-auth), 530 (auth required at MAIL: | account_cooldown   | rate_limited for
+//     | the session lost its identity), any other         |                    | 454 4.7.0 and
 //     | non-2xx at the AUTH stage (454 4.7.0 too many login|                    | 421 4.7.x naming
 //     | attempts, 504 mechanism, 432 ...)                  |                    | rate/logins; else
 //     |                                                    |                    | temporary
@@ -78,7 +82,8 @@ bool names_rate_or_logins(std::string_view text) {
 
 bool blames_ip(std::string_view text) {
     auto ws = words(text);
-    return has_phrase(ws, "your", "ip") || has_phrase(ws, "ip", "address") || has_phrase(ws, "ip", "not");
+    return has_phrase(ws, "your", "ip") || has_phrase(ws, "ip", "address") || has_phrase(ws, "ip", "not") ||
+           has_phrase(ws, "ip", "you") || has_phrase(ws, "sending", "ip");
 }
 
 bool names_sending_limit(std::string_view text) {

@@ -103,6 +103,14 @@ const std::vector<Row> rows = {
      "from your IP "
      "address.\r\n421 4.7.0 a1sm - gsmtp\r\n",
      LocalFailure::none, Verdict::ip_cooldown, "rate_limited"},
+    {Stage::rcpt,
+     "550-5.7.1 [203.0.113.7] The IP you're using to send mail is not authorized to\r\n550 5.7.1 send email "
+     "directly to our servers. a1sm - gsmtp\r\n",
+     LocalFailure::none, Verdict::ip_cooldown, "temporary"},
+    {Stage::body,
+     "421-4.7.0 This message is suspicious due to the very low reputation of the\r\n421 4.7.0 sending IP "
+     "address.\r\n",
+     LocalFailure::none, Verdict::ip_cooldown, "temporary"},
     // pre-auth refusals blame the upstream, not an account
     {Stage::ehlo, "421-4.7.0 Try again later, closing connection. (EHLO)\r\n421 4.7.0  a1sm - gsmtp\r\n",
      LocalFailure::none, Verdict::upstream_failure, "temporary"},
