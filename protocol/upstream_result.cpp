@@ -22,8 +22,8 @@
 //     | replies: no account is involved yet, so blame the  |                    |
 //     | upstream (Gmail's "421 4.7.0 Try again later,      |                    |
 //     | closing connection. (EHLO)")                       |                    |
-//  8  | 421, 454 (post-auth), 530 (auth required at MAIL: | account_cooldown   | rate_limited for
-//     | the session lost its identity), any other         |                    | 454 4.7.0 and
+//  8  | 421, 454 (post-auth), 530 (auth required at MAIL:  | account_cooldown   | rate_limited for
+//     | the session lost its identity), any other          |                    | 454 4.7.0 and
 //     | non-2xx at the AUTH stage (454 4.7.0 too many login|                    | 421 4.7.x naming
 //     | attempts, 504 mechanism, 432 ...)                  |                    | rate/logins; else
 //     |                                                    |                    | temporary
