@@ -48,7 +48,12 @@
 //   failure or an unparseable reply make the session unusable;
 // - a per-recipient outcome is final: RCPT 2xx + body 2xx = delivered (stage
 //   body); a RCPT failure is that recipient's; a MAIL/DATA/body failure is every
-//   still-pending recipient's.
+//   still-pending recipient's; when the session dies mid-message (421, timeout,
+//   garbage) every pending recipient gets that outcome;
+// - a 2xx/3xx that ends the session (250 as a greeting, 220 to AUTH, 250 to
+//   DATA) is reported as LocalFailure::protocol, so it can never classify as
+//   delivered;
+// - no address containing CR, LF or NUL is ever written (begin_message refuses).
 // Pure: used by relay/smtp_transport.cpp and tests.
 #pragma once
 
@@ -167,7 +172,8 @@ class ClientSession {
     // next() then returns Failed with the stage being worked on.
     void on_failure(LocalFailure kind, std::string text);
 
-    // Starts a message; only while Idle (false otherwise, nothing changes).
+    // Starts a message; only while Idle, with at least one recipient and no
+    // CR/LF/NUL in any address (false otherwise, nothing changes).
     bool begin_message(OutgoingMessage message);
     // After SendBody: the next raw piece of the stored message, or its end.
     void body_data(std::string_view raw);
