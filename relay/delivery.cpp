@@ -161,7 +161,9 @@ Disposition remove_finished(DeliveryContext& ctx, const std::string& id, WallTim
 }
 
 // queue.max_age passed: every pending recipient bounces (DSN), the message goes.
-boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, QueuedMessage m, WallTime now) {
+boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, const QueuedMessage& original,
+                                           WallTime now) {
+    QueuedMessage m = original;
     std::vector<BouncedRecipient> bounced;
     for (std::size_t i : pending_indexes(m.state)) {
         protocol::UpstreamOutcome reply{protocol::Stage::connect, 0, "", m.state.recipients[i].last_reply,
@@ -193,7 +195,8 @@ boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, QueuedMessage m
 }
 
 // No account usable: deferred (reason no_account), held until one is.
-boost::asio::awaitable<Disposition> hold(DeliveryContext& ctx, QueuedMessage m, WallTime now) {
+boost::asio::awaitable<Disposition> hold(DeliveryContext& ctx, const QueuedMessage& original, WallTime now) {
+    QueuedMessage m = original;
     m.state.state = MessageState::deferred;
     m.state.next_attempt = expiry_of(ctx, m);
     m.state.last_error = "no usable account";
@@ -351,12 +354,16 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
     if (auto d = load(ctx, id, now, m)) co_return *d;
     std::vector<std::size_t> pending = pending_indexes(m.state);
     if (pending.empty()) co_return remove_finished(ctx, id, now);  // finished before a crash
-    if (now >= expiry_of(ctx, m)) co_return co_await expire(ctx, std::move(m), now);
+    if (now >= expiry_of(ctx, m)) {
+        const Disposition d = co_await expire(ctx, m, now);
+        co_return d;
+    }
 
     const Pick pick = ctx.selector.pick(pending.size(), {}, now);
     if (!pick) {
         if (pick.busy) co_return Disposition{Kind::busy, now};
-        co_return co_await hold(ctx, std::move(m), now);
+        const Disposition d = co_await hold(ctx, m, now);
+        co_return d;
     }
     SettleGuard guard(ctx.selector, pick, ctx.clock);
     const std::string account = pick.account->username;
@@ -375,8 +382,10 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
     if (co_await persist(ctx, id, active))
         co_return Disposition{Kind::due_at, backoff_at(ctx, m, active.attempts, now)};
 
-    DeliveryReport report = co_await ctx.transport.deliver(make_request(ctx, m, pick, sent, body.value));
-    co_return co_await conclude(ctx, m, std::move(active), sent, report, account, guard);
+    const DeliveryReport report =
+        co_await ctx.transport.deliver(make_request(ctx, m, pick, sent, body.value));
+    const Disposition d = co_await conclude(ctx, m, std::move(active), sent, report, account, guard);
+    co_return d;
 }
 
 }  // namespace rp::relay
