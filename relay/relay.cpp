@@ -103,8 +103,9 @@ std::error_code Relay::start() {
                                std::max<std::size_t>(1, core->selector.size());
     DeliveryContext ctx{*core->spool,   *core->spool, *core->transport,        core->selector,
                         impl_->metrics, core->clock,  delivery_options(config)};
-    core->engine = std::make_unique<Engine>(impl_->io.get_executor(), std::move(ctx),
-                                            EngineOptions{.max_active = window, .stop_grace = std::chrono::seconds(10), .keepalive = core});
+    core->engine = std::make_unique<Engine>(
+        impl_->io.get_executor(), std::move(ctx),
+        EngineOptions{.max_active = window, .stop_grace = std::chrono::seconds(10), .keepalive = core});
     impl_->core = core;
     core->engine->start(r.messages);
     impl_->gate.open(core->spool.get());
