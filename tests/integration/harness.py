@@ -270,6 +270,22 @@ class Relay:
     def metrics(self) -> str:
         return self.http("/metrics")[1]
 
+    def sessions_active(self) -> float:
+        total = 0.0
+        for line in self.metrics().splitlines():
+            if line.startswith("relaypool_sessions_active{"):
+                total += float(line.split()[-1])
+        return total
+
+    def wait_idle(self, timeout: float = 10):
+        """Waits until no SMTP session is open (e.g. start()'s port probes are gone)."""
+        deadline = time.monotonic() + timeout
+        while self.sessions_active() > 0:
+            if time.monotonic() > deadline:
+                raise AssertionError("sessions still open:\n" + self.log()[-3000:])
+            time.sleep(0.05)
+        time.sleep(0.1)
+
     # -- spool
     def spooled(self, queue_id: str, timeout: float = 5):
         """(metadata dict, message bytes) of a committed message in the queue.
