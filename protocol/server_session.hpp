@@ -53,6 +53,12 @@
 //   "\n.\n", "\r.\n", "\n.\r\n", "\r.\r\n" are content, not an end).
 //   DATA lines longer than 998 octets are accepted (Gmail accepts them).
 //   BDAT chunks are passed through byte for byte (RFC 3030).
+// - Recipients: a repeated RCPT address is answered 250 but stored once;
+//   "<postmaster>" without a domain is refused (501 5.1.3): a relay has no
+//   local postmaster to deliver to.
+// - Counting: replies 500/501/503/504/530/538/553/555 count toward
+//   max_bad_commands; failed AUTHs count toward max_auth_failures; reaching
+//   either answers 421 4.7.0 and closes.
 // - Message size: unstuffed body bytes are counted; going over
 //   max_message_size yields AbortMessage, the rest of the data is read and
 //   discarded, and the reply is `552 5.3.4`.
