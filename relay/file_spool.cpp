@@ -477,13 +477,11 @@ std::error_code FileSpool::remove(const std::string& id) {
     }
     ::unlink(s.state_path(id).c_str());
     ++s.removed;
-    if (auto ec = s.committer->sync_dir_change()) {
-        // The unlink may not be durable: after a crash the message could come
-        // back and be delivered again (at-least-once), never lost.
-        log::error("spool", "queue directory fsync after remove failed",
-                   {{"id", id}, {"error", ec.message()}});
-        return ec;
-    }
+    // Not waited for: the event loop calls this. Until the directory fsync
+    // (queued now, or any concurrent commit's) completes, a crash can bring
+    // the message back: delivered again, never lost (docs/spool.md,
+    // "duplicate window").
+    s.committer->sync_dir_later();
     return {};
 }
 

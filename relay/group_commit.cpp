@@ -123,6 +123,12 @@ void GroupCommitter::submit(CommitJob job) {
     process(job);
 }
 
+void GroupCommitter::sync_dir_later() {
+    CommitJob job;
+    job.kind = CommitJob::Kind::dir_sync;
+    submit(std::move(job));
+}
+
 int GroupCommitter::fault(FaultPoint p, const std::string& path) const {
     return faults_ ? faults_->fail(p, path) : 0;
 }
@@ -143,6 +149,11 @@ void GroupCommitter::run(std::size_t w) {
 }
 
 void GroupCommitter::process(CommitJob& job) {
+    if (job.kind == CommitJob::Kind::dir_sync) {
+        auto ec = job.preset_error ? job.preset_error : syncer_.sync_after_change();
+        if (job.on_done) job.on_done(ec);
+        return;
+    }
     const bool msg = job.kind == CommitJob::Kind::message;
     std::error_code result = job.preset_error;
     // 1. Data.

@@ -39,7 +39,7 @@
 namespace rp::relay {
 
 struct CommitJob {
-    enum class Kind { message, state };
+    enum class Kind { message, state, dir_sync };  // dir_sync: no file, just the directory fsync
     Kind kind = Kind::message;
     int fd = -1;                   // the written tmp file; the committer closes it
     std::string tmp_path;          // in tmp/
@@ -91,6 +91,8 @@ class GroupCommitter {
     // For other directory changes (unlink, rename out): durable when this
     // returns success; shares fsyncs with concurrent commits.
     std::error_code sync_dir_change() { return syncer_.sync_after_change(); }
+    // The same without waiting (a failure is logged by the syncer).
+    void sync_dir_later();
 
   private:
     struct Worker {

@@ -183,7 +183,10 @@ class Spool {
                                     std::function<void(std::error_code)> done) = 0;
 
     // The message is finished (every recipient delivered or bounced, or an
-    // operator deleted it): unlink message and state, fsync the directory.
+    // operator deleted it): unlink message and state. Does not wait for the
+    // directory fsync (it is queued, and shared with concurrent commits): a
+    // crash within that window can bring the message back (delivered twice,
+    // never lost). Cheap enough for the event loop.
     virtual std::error_code remove(const std::string& id) = 0;
     // Keep the files, out of the queue, under quarantine/ (logged, counted).
     virtual std::error_code quarantine(const std::string& id, std::string_view reason) = 0;

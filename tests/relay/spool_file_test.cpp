@@ -439,3 +439,63 @@ TEST_CASE("5,000 messages recover as summaries: no bodies, no open files") {
     CHECK(open_fds() <= fds_before + 4);
     MESSAGE("recovered " << n << " messages in " << rec.value.elapsed.count() << " ms");
 }
+
+TEST_CASE("destroying the spool drains pending commits: every done() runs, every message is durable") {
+    TempDir t;
+    std::atomic<int> ok{0}, failed{0};
+    {
+        auto spool = open_recovered(t.path);
+        REQUIRE(spool);
+        for (int i = 0; i < 30; ++i) {
+            auto w = spool->begin(envelope());
+            REQUIRE(w);
+            w->append("drain me");
+            w->commit([&](std::error_code ec, std::string) { ++(ec ? failed : ok); });
+        }
+        spool.reset();  // no waiting before this
+        CHECK(ok + failed == 30);
+    }
+    CHECK(failed == 0);
+    RecoveryReport rep;
+    auto spool = open_recovered(t.path, {}, &rep);
+    CHECK(rep.messages.size() == static_cast<std::size_t>(ok.load()));
+}
+
+TEST_CASE("a failed directory fsync fails exactly the commits it covered") {
+    TempDir t;
+    auto faults = std::make_shared<ScriptedFaults>();
+    auto spool = open_recovered(t.path, faults);
+    REQUIRE(spool);
+    faults->arm(FaultPoint::fsync_dir, EIO, 1);
+    std::vector<std::future<CommitResult>> fs;
+    std::vector<std::unique_ptr<SpoolWriter>> ws;
+    for (int i = 0; i < 20; ++i) {
+        auto w = spool->begin(envelope());
+        w->append("x");
+        auto p = std::make_shared<std::promise<CommitResult>>();
+        fs.push_back(p->get_future());
+        w->commit([p](std::error_code ec, std::string id) { p->set_value({ec, id, {}}); });
+        ws.push_back(std::move(w));
+    }
+    std::set<std::string> good;
+    int bad = 0;
+    for (auto& f : fs) {
+        auto r = f.get();
+        if (r.error) {
+            CHECK(r.error == std::error_code(EIO, std::system_category()));
+            ++bad;
+        } else {
+            good.insert(r.id);
+        }
+    }
+    CHECK(bad >= 1);
+    // Exactly the acknowledged messages are in the queue, on disk too.
+    auto listed = spool->list();
+    CHECK(std::set<std::string>(listed.begin(), listed.end()) == good);
+    CHECK(count_entries(t / "queue") == good.size());
+    spool.reset();
+    faults->clear();
+    RecoveryReport rep;
+    spool = open_recovered(t.path, faults, &rep);
+    CHECK(rep.messages.size() == good.size());
+}
