@@ -20,10 +20,11 @@
 #include <csignal>
 #include <optional>
 
+#include "app/admin_api.hpp"
 #include "common/log.hpp"
 #include "metrics/http_server.hpp"
 #include "metrics/metrics.hpp"
-#include "relay/file_spool.hpp"
+#include "relay/relay.hpp"
 #include "server/server.hpp"
 
 namespace rp::app {
@@ -55,40 +56,10 @@ void raise_nofile_limit() {
     if (setrlimit(RLIMIT_NOFILE, &limit) != 0) log::warn("main", "cannot raise the open-file limit");
 }
 
-// INTERIM until relay/relay.cpp (the relay facade) is implemented: the spool
-// alone, with the Relay facade's shape, so switching is `using Engine =
-// relay::Relay;` plus the admin handler. No deliveries happen meanwhile.
-class Engine {
-  public:
-    Engine(net::io_context& io, const config::Config& config, metrics::Metrics&) : io_(io), config_(config) {}
-    std::error_code start() {
-        relay::FileSpoolOptions options;
-        options.directory = config_.queue.directory;
-        auto opened = relay::FileSpool::open(std::move(options));
-        if (!opened) return opened.error;
-        spool_ = std::move(opened.value);
-        auto recovered = spool_->recover();
-        return recovered.error;
-    }
-    relay::SpoolIntake& intake() { return *spool_; }
-    void stop(std::function<void()> done) {
-        if (done) net::post(io_, std::move(done));
-    }
-    void reload(const config::Config&) {}
-    std::string readiness_problem() const {
-        return spool_ && spool_->writable() ? "" : "queue directory is not writable";
-    }
-
-  private:
-    net::io_context& io_;
-    config::Config config_;
-    std::unique_ptr<relay::FileSpool> spool_;
-};
-
 struct Services {
     net::io_context& io;
     const std::string& config_path;
-    Engine& relay;
+    relay::Relay& relay;
     server::Server& server;
     metrics::HttpServer& http;
     net::signal_set& signals;
@@ -151,7 +122,7 @@ void wait_signals(Services& s) {
     });
 }
 
-std::string readiness_problem(const server::Server& server, const Engine& relay) {
+std::string readiness_problem(const server::Server& server, const relay::Relay& relay) {
     if (!server.listening()) return "listeners are not up";
     return relay.readiness_problem();
 }
@@ -162,7 +133,7 @@ int serve(const config::Config& config, const std::string& config_path) {
     raise_nofile_limit();
     metrics::Metrics metrics;
     net::io_context io(1);
-    Engine relay(io, config, metrics);
+    relay::Relay relay(io, config, metrics);
     if (auto ec = relay.start()) {
         log::error("main", "cannot start the relay", {{"error", ec.message()}});
         return 1;
@@ -188,6 +159,7 @@ int serve(const config::Config& config, const std::string& config_path) {
         auto problem = readiness_problem(server, relay);
         return metrics::Readiness{problem.empty(), problem};
     });
+    http.set_api_handler(make_admin_handler(relay));
     log::info("main", "relaypool started",
               {{"metrics", config.metrics.address.text}, {"queue", config.queue.directory}});
     wait_signals(services);
