@@ -78,6 +78,7 @@ bool ServerSession::Impl::step_data() {
 }
 
 void ServerSession::Impl::end_of_message() {
+    const std::uint64_t longest = reader.longest_line();
     reader.reset();
     if (dropping) {
         Reply r = drop_reply.value_or(Reply::local_error());
@@ -87,7 +88,7 @@ void ServerSession::Impl::end_of_message() {
         return;
     }
     mode = Mode::command;
-    set_pending(action::CommitMessage{});
+    set_pending(action::CommitMessage{longest});
 }
 
 bool ServerSession::Impl::step_bdat() {

@@ -143,7 +143,11 @@ struct BeginMessage {
 struct MessageData {
     std::string_view bytes;  // valid until the next non-const call on the session
 };
-struct CommitMessage {};
+struct CommitMessage {
+    // Longest DATA line in octets (without CRLF); over 998 breaks RFC 5322
+    // but is accepted (for logs). 0 for BDAT, whose octets are not lines.
+    std::uint64_t longest_line = 0;
+};
 // too_big: over max_message_size; write_failed: after message_write_failed();
 // cancelled: RSET/EHLO/HELO/QUIT between BDAT chunks. begin_failed is never
 // produced (a refused begin leaves nothing to abort); kept for compatibility.

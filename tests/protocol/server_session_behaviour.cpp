@@ -199,6 +199,23 @@ TEST_CASE("session: a large message is handed out in bounded slices") {
     CHECK(t.events[2] == "close");
 }
 
+TEST_CASE("session: the longest DATA line is reported with the commit") {
+    SessionOptions o = implicit_options();
+    o.client_trusted = true;
+    o.require_auth = false;
+    ServerSession s(o);
+    s.feed("HELO c\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<c@d.example>\r\nDATA\r\n");
+    REQUIRE(std::holds_alternative<action::Write>(s.next()));
+    REQUIRE(std::holds_alternative<action::BeginMessage>(s.next()));
+    s.message_begun(true);
+    REQUIRE(std::holds_alternative<action::Write>(s.next()));  // 354
+    s.feed("short\r\n" + std::string(120, 'x') + "\r\nmid\r\n.\r\n");
+    REQUIRE(std::holds_alternative<action::MessageData>(s.next()));
+    Action a = s.next();
+    REQUIRE(std::holds_alternative<action::CommitMessage>(a));
+    CHECK(std::get<action::CommitMessage>(a).longest_line == 120);
+}
+
 TEST_CASE("session: after Close everything is ignored") {
     ServerSession s(implicit_options());
     s.feed("QUIT\r\nNOOP\r\n");
