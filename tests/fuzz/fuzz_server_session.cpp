@@ -3,8 +3,9 @@
 // answers every action deterministically from the data it saw. Checked:
 // no exception (logic_error = protocol bug), every write is whole reply
 // lines, "queued as" only after a commit, bounded buffering and slices,
-// and (without STARTTLS, whose discard depends on packet boundaries) the
-// same transcript whether the input comes whole or in pieces.
+// and (without STARTTLS, whose discard depends on packet boundaries, and
+// without spool write failures, whose timing does) the same transcript
+// whether the input comes whole or in pieces.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -125,7 +126,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         step = (step * (seed | 1) + 7) % 61 + 1;
     }
     const Transcript split = drive(opt, pieces, true);
-    if (opt.tls != TlsMode::starttls) {
+    // A spool write failure hits the slice that holds "WFAIL", and slices
+    // differ between the runs (a 552 may legitimately win over a 452), so
+    // inputs that fail writes are only checked for the invariants.
+    if (opt.tls != TlsMode::starttls && in.find("WFAIL") == std::string_view::npos) {
         const Transcript whole = drive(opt, {in}, false);
         require(whole.out == split.out);
         require(whole.events == split.events);
