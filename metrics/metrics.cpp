@@ -42,6 +42,10 @@ struct Metrics::Impl {
             .Name("relaypool_deferrals_total")
             .Help("Delivery attempts that ended neither delivered nor bounced")
             .Register(*registry);
+    prometheus::Family<prometheus::Counter>& spool_errors = prometheus::BuildCounter()
+                                                                .Name("relaypool_spool_errors_total")
+                                                                .Help("Spool errors by kind (docs/spool.md)")
+                                                                .Register(*registry);
     prometheus::Family<prometheus::Counter>& bounces =
         prometheus::BuildCounter().Name("relaypool_bounces_total").Help("Bounced recipients").Register(*registry);
     prometheus::Family<prometheus::Gauge>& account_up =
@@ -108,6 +112,8 @@ void Metrics::delivered(std::string_view account, double seconds) {
 void Metrics::deferred(std::string_view account, std::string_view reason) {
     impl_->deferrals.Add({{"account", s(account)}, {"reason", s(reason)}}).Increment();
 }
+void Metrics::spool_error(std::string_view kind) { impl_->spool_errors.Add({{"kind", s(kind)}}).Increment(); }
+
 void Metrics::bounced(std::string_view reason) { impl_->bounces.Add({{"reason", s(reason)}}).Increment(); }
 
 void Metrics::set_account(std::string_view account, std::string_view state, double sent_24h, double daily_limit) {

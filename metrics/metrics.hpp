@@ -46,6 +46,11 @@ public:
     void set_queue_depth(double ready, double active, double deferred);
     void set_queue_oldest_age(double seconds);
 
+    // Spool (docs/spool.md): relaypool_spool_errors_total{kind}, kind =
+    // commit (an intake not made durable), state_write (a delivery state not
+    // written; the old one kept), quarantined (a file moved to quarantine/).
+    void spool_error(std::string_view kind);
+
     // Delivery.
     void delivered(std::string_view account, double accept_to_delivery_seconds);
     void deferred(std::string_view account, std::string_view reason);

@@ -13,6 +13,7 @@
 #include <future>
 
 #include "common/log.hpp"
+#include "metrics/metrics.hpp"
 #include "relay/file_spool_impl.hpp"
 #include "relay/spool_format.hpp"
 
@@ -92,6 +93,10 @@ FileSpool::Impl::~Impl() {
     if (quarantine_fd >= 0) ::close(quarantine_fd);
 }
 
+void FileSpool::Impl::count_error(std::string_view kind) const {
+    if (options.metrics) options.metrics->spool_error(kind);
+}
+
 std::string FileSpool::Impl::next_id() {
     const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
                          std::chrono::system_clock::now().time_since_epoch())
@@ -137,6 +142,7 @@ int FileSpool::Impl::move_to_quarantine(const std::string& name, std::string_vie
         return e;
     }
     ++quarantined;
+    count_error("quarantined");
     log::warn("spool", "quarantined", {{"file", name}, {"to", target}, {"reason", reason}});
     return 0;
 }
@@ -193,6 +199,7 @@ class FileWriter final : public SpoolWriter {
         job.on_done = [spool, id = id_, entry, done = std::move(done)](std::error_code ec) {
             if (ec) {
                 ++spool->commit_errors;
+                spool->count_error("commit");
                 log::error("spool", "commit failed", {{"id", id}, {"error", ec.message()}});
                 done(ec, {});
                 return;
@@ -320,6 +327,7 @@ std::unique_ptr<SpoolWriter> FileSpool::begin(const EnvelopeSpec& envelope) {
             ::unlink(tmp.c_str());
         }
         ++s.commit_errors;
+        s.count_error("commit");
         log::error("spool", "cannot start a message", {{"id", id}, {"error", std::strerror(e)}});
         return nullptr;
     }
@@ -415,6 +423,7 @@ static void state_written(FileSpool::Impl& s, const std::string& id, const Deliv
                           std::error_code ec) {
     if (ec) {
         ++s.state_write_errors;
+        s.count_error("state_write");
         log::error("spool", "state write failed; previous state kept", {{"id", id}, {"error", ec.message()}});
         return;
     }

@@ -28,6 +28,10 @@
 
 #include "relay/spool.hpp"
 
+namespace rp::metrics {
+class Metrics;
+}
+
 namespace rp::relay {
 
 // Test-only fault injection: consulted before each I/O step; a non-zero
@@ -52,6 +56,9 @@ struct FileSpoolOptions {
     std::string directory;                  // queue.directory
     unsigned commit_workers = 8;            // concurrent commits (fdatasync + rename + shared dir fsync)
     std::shared_ptr<FaultInjector> faults;  // tests only; nullptr in production
+    // relaypool_spool_errors_total{kind=commit|state_write|quarantined};
+    // optional (nullptr: only stats() counts). Must outlive the spool.
+    metrics::Metrics* metrics = nullptr;
 };
 
 class FileSpool final : public SpoolIntake, public Spool {

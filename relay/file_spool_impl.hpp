@@ -48,6 +48,7 @@ struct FileSpool::Impl {
     int fault(FaultPoint p, const std::string& path) const {
         return options.faults ? options.faults->fail(p, path) : 0;
     }
+    void count_error(std::string_view kind) const;  // the metric, when configured
     std::string message_path(const std::string& id) const { return queue_dir + id; }
     std::string state_path(const std::string& id) const { return queue_dir + id + ".state"; }
     std::string next_id();  // unique, increasing: max(now in µs, last + 1)

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "metrics/metrics.hpp"
 #include "relay/spool_format.hpp"
 #include "spool_test_util.hpp"
 
@@ -498,4 +499,26 @@ TEST_CASE("a failed directory fsync fails exactly the commits it covered") {
     RecoveryReport rep;
     spool = open_recovered(t.path, faults, &rep);
     CHECK(rep.messages.size() == good.size());
+}
+
+TEST_CASE("spool errors are counted in relaypool_spool_errors_total") {
+    TempDir t;
+    rp::metrics::Metrics metrics;
+    auto faults = std::make_shared<ScriptedFaults>();
+    auto opened =
+        FileSpool::open({.directory = t.path, .commit_workers = 2, .faults = faults, .metrics = &metrics});
+    REQUIRE(opened);
+    auto& spool = *opened.value;
+    REQUIRE(spool.recover());
+    auto id = put(spool, "m");
+    faults->arm(FaultPoint::fsync_message, EIO, 1);
+    CHECK(put(spool, "lost").empty());
+    faults->arm(FaultPoint::write_state, ENOSPC, 2);
+    CHECK(spool.update_state(id, DeliveryState::fresh(1)));
+    CHECK(spool.update_state(id, DeliveryState::fresh(1)));
+    CHECK_FALSE(spool.quarantine(id, "test"));
+    const std::string text = metrics.serialize();
+    CHECK(text.find("relaypool_spool_errors_total{kind=\"commit\"} 1") != std::string::npos);
+    CHECK(text.find("relaypool_spool_errors_total{kind=\"state_write\"} 2") != std::string::npos);
+    CHECK(text.find("relaypool_spool_errors_total{kind=\"quarantined\"} 1") != std::string::npos);
 }
