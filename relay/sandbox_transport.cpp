@@ -4,6 +4,7 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -158,9 +159,12 @@ boost::asio::awaitable<DeliveryReport> SandboxTransport::deliver(DeliveryRequest
             [this, &request](auto handler) {
                 auto ex = boost::asio::get_associated_executor(handler);
                 auto h = std::make_shared<decltype(handler)>(std::move(handler));
-                boost::asio::post(impl_->pool, [this, &request, h, ex] {
+                // The work guard keeps the io_context running while the file is written.
+                auto work = boost::asio::make_work_guard(ex);
+                boost::asio::post(impl_->pool, [this, &request, h, ex, work]() mutable {
                     WriteResult r = write(request);
                     boost::asio::post(ex, [h, r = std::move(r)]() mutable { std::move (*h)(std::move(r)); });
+                    work.reset();
                 });
             },
             boost::asio::use_awaitable);

@@ -7,6 +7,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -29,7 +30,8 @@ inline auto async_update_state(Spool& spool, const std::string& id, DeliveryStat
         [&spool, &id](auto handler, DeliveryState st) {
             auto ex = boost::asio::get_associated_executor(handler);
             auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            spool.update_state_async(id, std::move(st), [h, ex](std::error_code ec) {
+            auto work = std::make_shared<boost::asio::executor_work_guard<decltype(ex)>>(ex);
+            spool.update_state_async(id, std::move(st), [h, ex, work](std::error_code ec) {
                 boost::asio::post(ex, [h, ec]() mutable { std::move (*h)(ec); });
             });
         },
@@ -43,7 +45,8 @@ inline auto async_commit(SpoolWriter& writer) {
         [&writer](auto handler) {
             auto ex = boost::asio::get_associated_executor(handler);
             auto h = std::make_shared<decltype(handler)>(std::move(handler));
-            writer.commit([h, ex](std::error_code ec, std::string id) {
+            auto work = std::make_shared<boost::asio::executor_work_guard<decltype(ex)>>(ex);
+            writer.commit([h, ex, work](std::error_code ec, std::string id) {
                 boost::asio::post(
                     ex, [h, ec, id = std::move(id)]() mutable { std::move (*h)(ec, std::move(id)); });
             });
