@@ -441,6 +441,11 @@ static void state_written(FileSpool::Impl& s, const std::string& id, const Deliv
 std::error_code FileSpool::update_state(const std::string& id, const DeliveryState& state) {
     // One code path for both: the same worker (per message, in order) and the
     // shared directory fsync.
+    if (GroupCommitter::on_worker_thread()) {
+        log::error("spool", "blocking update_state called from a spool callback (bug): refused",
+                   {{"id", id}});
+        return std::make_error_code(std::errc::resource_deadlock_would_occur);
+    }
     std::promise<std::error_code> result;
     auto future = result.get_future();
     update_state_async(id, state, [&result](std::error_code ec) { result.set_value(ec); });

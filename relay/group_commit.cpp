@@ -19,6 +19,8 @@ std::error_code errno_code(int e) {
     return {e, std::system_category()};
 }
 
+thread_local bool on_worker = false;  // set in commit worker threads
+
 // rename that refuses to replace an existing message (an id collision must
 // never overwrite an accepted message).
 int rename_noreplace(const std::string& from, const std::string& to) {
@@ -133,7 +135,12 @@ int GroupCommitter::fault(FaultPoint p, const std::string& path) const {
     return faults_ ? faults_->fail(p, path) : 0;
 }
 
+bool GroupCommitter::on_worker_thread() {
+    return on_worker;
+}
+
 void GroupCommitter::run(std::size_t w) {
+    on_worker = true;
     Worker& me = *workers_[w];
     for (;;) {
         CommitJob job;

@@ -88,6 +88,9 @@ class GroupCommitter {
     void stop();
 
     std::uint64_t dir_fsyncs() const { return syncer_.fsyncs(); }
+    // True inside a worker (in a callback): blocking on a job there could
+    // deadlock (the job may be queued behind the caller).
+    static bool on_worker_thread();
     // For other directory changes (unlink, rename out): durable when this
     // returns success; shares fsyncs with concurrent commits.
     std::error_code sync_dir_change() { return syncer_.sync_after_change(); }

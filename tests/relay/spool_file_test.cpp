@@ -522,3 +522,14 @@ TEST_CASE("spool errors are counted in relaypool_spool_errors_total") {
     CHECK(text.find("relaypool_spool_errors_total{kind=\"state_write\"} 2") != std::string::npos);
     CHECK(text.find("relaypool_spool_errors_total{kind=\"quarantined\"} 1") != std::string::npos);
 }
+
+TEST_CASE("blocking update_state from a spool callback is refused, not a deadlock") {
+    TempDir t;
+    auto spool = open_recovered(t.path);
+    auto id = put(*spool, "m");
+    std::promise<std::error_code> inner;
+    spool->update_state_async(id, DeliveryState::fresh(1), [&](std::error_code) {
+        inner.set_value(spool->update_state(id, DeliveryState::fresh(1)));
+    });
+    CHECK(inner.get_future().get() == std::make_error_code(std::errc::resource_deadlock_would_occur));
+}
