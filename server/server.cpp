@@ -151,7 +151,11 @@ std::string Server::start() {
     }
     for (auto& l : core_->listeners) {
         net::co_spawn(core_->io, core_->accept_loop(*l), net::detached);
-        log::info("smtpd", "listening", {{"listener", l->config.name}, {"address", l->config.address.text}});
+        boost::system::error_code ec;
+        auto bound = l->acceptor.local_endpoint(ec);
+        std::string address =
+            ec ? l->config.address.text : bound.address().to_string() + ":" + std::to_string(bound.port());
+        log::info("smtpd", "listening", {{"listener", l->config.name}, {"address", address}});
     }
     core_->listening = true;
     return {};
