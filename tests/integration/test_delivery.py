@@ -48,7 +48,8 @@ class RelayProcess(harness.Relay):
         self.accounts = accounts if accounts is not None else ACCOUNTS
         self.settings = {"retry_initial": "1s", "retry_max": "2s", "max_age": "1h",
                          "cooldown_temporary": "2s", "connections_per_account": 2,
-                         "messages_per_connection": 50, "spool": None}
+                         "messages_per_connection": 50, "spool": None, "upstream_tls": "starttls",
+                         "ca_file": pki.ca_file}
         self.settings.update(settings)
         super().__init__(workdir, pki, listeners=[{"name": "submission", "tls": "starttls"}],
                          users={USER: PASSWORD})
@@ -58,8 +59,8 @@ class RelayProcess(harness.Relay):
         s = self.settings
         c["queue"] = {"directory": s["spool"] or self.queue_dir, "max_age": s["max_age"],
                       "retry_initial": s["retry_initial"], "retry_max": s["retry_max"]}
-        c["upstream"] = {"host": "127.0.0.1", "port": self.upstream.port, "tls": "starttls",
-                         "ca_file": self.pki.ca_file,
+        c["upstream"] = {"host": "127.0.0.1", "port": self.upstream.port, "tls": s["upstream_tls"],
+                         "ca_file": s["ca_file"],
                          "connections_per_account": s["connections_per_account"],
                          "messages_per_connection": s["messages_per_connection"],
                          "sender_rewrite": "envelope"}
@@ -345,3 +346,55 @@ def test_undeliverable_recipient_bounces_after_max_age(upstream, relay_factory):
     assert status["action"] == "failed"
     assert status["status"].startswith("4.") or status["status"].startswith("5.")
     assert len(with_marker(upstream, marker)) == 1
+
+
+# ---- TLS to the upstream ----------------------------------------------------------------------------
+def test_implicit_tls_upstream(pki, relay_factory):
+    with FakeUpstream(accounts=ACCOUNTS, pki=pki, tls="implicit") as up:
+        relay = relay_factory(up, upstream_tls="implicit")
+        marker = f"implicit-{uuid.uuid4().hex}"
+        assert submit(relay, message(marker), ["someone@example.net"]) == {}
+        (got,) = wait_marker(up, marker)
+        assert got.tls and got.account in ACCOUNTS
+
+
+def deferrals(relay, reason):
+    """Sum of relaypool_deferrals_total{reason=...} over accounts."""
+    total = 0.0
+    for line in relay.metrics().splitlines():
+        if line.startswith("relaypool_deferrals_total{") and f'reason="{reason}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_untrusted_upstream_certificate_is_never_sent_to(upstream, relay_factory, tmp_path):
+    other_ca = harness.make_pki(tmp_path / "other-pki")  # trusts a different CA
+    relay = relay_factory(upstream, ca_file=other_ca.ca_file)
+    marker = f"untrusted-{uuid.uuid4().hex}"
+    assert submit(relay, message(marker), ["someone@example.net"]) == {}
+    relay.wait_log(r"certificate verification failed", timeout=30)
+    assert upstream.counter("auth_attempts") == 0 and upstream.messages == []
+    assert deferrals(relay, "tls") >= 1
+    # Blames the upstream, not an account: both accounts stay usable.
+    status, body = relay.http("/api/v1/pool")
+    if status == 200:
+        assert '"disabled"' not in body and '"cooling_down"' not in body
+    # Fixed config + restart: the queued message goes out.
+    assert relay.stop() == 0
+    relay.settings["ca_file"] = relay.pki.ca_file
+    relay.config = relay.build_config(relay.extra)
+    relay.write_config(relay.config)
+    relay.start()
+    assert len(wait_marker(upstream, marker)) == 1
+
+
+def test_connection_failures_count_as_connection_deferrals(upstream, relay_factory):
+    relay = relay_factory(upstream)
+    upstream.down()
+    marker = f"conn-{uuid.uuid4().hex}"
+    assert submit(relay, message(marker), ["someone@example.net"]) == {}
+    relay.wait_log(r"Connection refused", timeout=30)
+    assert deferrals(relay, "connection") >= 1
+    assert deferrals(relay, "auth") == 0 and deferrals(relay, "rate_limited") == 0
+    upstream.up()
+    assert len(wait_marker(upstream, marker)) == 1
