@@ -1,8 +1,8 @@
 // The relaypool command line (SPEC.md "Command line"): argument parsing into
 // a plain Options value, and one function per command. Options may stand
 // before or after the command words. Exit codes: 0 ok, 1 the operation
-// failed at run time, 2 usage or configuration error (3 is reserved for
-// "admin API unreachable"). Used only by app/main.cpp and its tests.
+// failed at run time, 2 usage or configuration error, 3 the admin API could
+// not be reached or refused the token. Used only by app/main.cpp and its tests.
 #pragma once
 
 #include <iosfwd>
@@ -15,6 +15,7 @@ namespace rp::app {
 inline constexpr int exit_ok = 0;
 inline constexpr int exit_failure = 1;
 inline constexpr int exit_usage = 2;
+inline constexpr int exit_unreachable = 3;  // queue/pool: admin API unreachable or token refused
 
 inline constexpr const char* default_config_path = "/etc/relaypool/relaypool.yaml";
 
@@ -41,7 +42,7 @@ void print_usage(std::ostream& out);
 int run_check_config(const Options& options);
 int run_hash_password(const Options& options);
 int run_serve(const Options& options);
-int run_admin_command(const Options& options);  // queue ... / pool ...
+int run_admin_command(const Options& options);  // queue ... / pool ... (app/admin_commands.cpp)
 
 // Dispatches on options.words.
 int run(const Options& options);

@@ -1,7 +1,6 @@
 // The commands of the relaypool command line that run inside this process:
-// check-config, hash-password and serve (which hands over to app/serve.cpp),
-// plus the queue/pool admin commands, which need the server's admin API and
-// say plainly that this build does not have it. See cli.hpp.
+// check-config, hash-password and serve (which hands over to app/serve.cpp).
+// The queue/pool admin commands are in app/admin_commands.cpp. See cli.hpp.
 #include <termios.h>
 #include <unistd.h>
 
@@ -112,13 +111,6 @@ int run_serve(const Options& options) {
     log::info("main", "configuration loaded",
               {{"config", options.config}, {"version", RELAYPOOL_VERSION}, {"hostname", config->hostname}});
     return serve(*config, options.config);
-}
-
-int run_admin_command(const Options& options) {
-    std::cerr << "relaypool: \"" << options.words[0] << " " << options.words[1]
-              << "\" is not available in this build: it needs the admin API of the running server, which is "
-                 "not implemented yet\n";
-    return exit_usage;
 }
 
 }  // namespace rp::app

@@ -1,0 +1,234 @@
+// Admin answer rendering (see admin_render.hpp). Boost.JSON parses the body;
+// accessors tolerate missing or mistyped members (printed as "-") so that a
+// newer server's answer still renders, but the top-level shape must match.
+#include "app/admin_render.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+
+namespace rp::app::admin {
+namespace {
+
+namespace json = boost::json;
+
+std::optional<json::object> parse_object(std::string_view text) {
+    json::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) return std::nullopt;
+    return std::move(v.as_object());
+}
+
+// A member as raw text: strings as they are, numbers in decimal, else "".
+std::string raw(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    if (!v) return "";
+    if (v->is_string()) return std::string(v->as_string());
+    if (v->is_int64()) return std::to_string(v->as_int64());
+    if (v->is_uint64()) return std::to_string(v->as_uint64());
+    if (v->is_double()) return std::to_string(static_cast<std::int64_t>(v->as_double()));
+    if (v->is_bool()) return v->as_bool() ? "true" : "false";
+    return "";
+}
+
+std::string field(const json::object& o, std::string_view key, std::string_view empty = "-") {
+    return one_line(raw(o, key), empty);
+}
+
+std::optional<std::int64_t> number(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    if (v && v->is_int64()) return v->as_int64();
+    if (v && v->is_uint64()) return static_cast<std::int64_t>(v->as_uint64());
+    return std::nullopt;
+}
+
+std::string age(const json::object& o, std::string_view key) {
+    auto n = number(o, key);
+    return n ? format_age(*n) : "-";
+}
+
+// The objects of an array member; nullopt when the member is not an array.
+std::optional<std::vector<const json::object*>> objects(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    if (!v || !v->is_array()) return std::nullopt;
+    std::vector<const json::object*> out;
+    for (const auto& item : v->as_array())
+        if (item.is_object()) out.push_back(&item.as_object());
+    return out;
+}
+
+// "a@x,b@y,c@z,+2 more": the full list is in `queue show` and --json.
+std::string recipients(const json::object& m) {
+    constexpr std::size_t kShown = 3;
+    const json::value* v = m.if_contains("recipients");
+    if (!v || !v->is_array() || v->as_array().empty()) return "-";
+    const auto& list = v->as_array();
+    std::string out;
+    for (std::size_t i = 0; i < list.size() && i < kShown; ++i) {
+        if (!out.empty()) out += ',';
+        out += list[i].is_string() ? one_line(list[i].as_string(), "<>") : "?";
+    }
+    if (list.size() > kShown) out += ",+" + std::to_string(list.size() - kShown) + " more";
+    return out;
+}
+
+std::size_t display_width(std::string_view s) {
+    return static_cast<std::size_t>(std::count_if(
+        s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+void append_line(std::string& out, const Row& row, const std::vector<std::size_t>& widths,
+                 std::string_view indent) {
+    std::string line(indent);
+    for (std::size_t i = 0; i < row.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) line.append(widths[i] - display_width(row[i]) + 2, ' ');
+    }
+    while (line.size() > indent.size() && line.back() == ' ') line.pop_back();
+    out += line + '\n';
+}
+
+void label(std::string& out, std::string_view name, const std::string& value) {
+    constexpr std::size_t kWidth = 14;
+    std::string l = std::string(name) + ":";
+    l.append(l.size() < kWidth ? kWidth - l.size() : 1, ' ');
+    out += l + value + '\n';
+}
+
+std::string envelope_section(const json::object& m) {
+    std::string out = "envelope:\n";
+    const json::value* v = m.if_contains("envelope");
+    if (!v || !v->is_object()) return out + "  -\n";
+    const json::object& e = v->as_object();
+    auto row = [&](std::string_view name, std::string value) { label(out, "  " + std::string(name), value); };
+    row("mail from", "<" + one_line(raw(e, "mail_from"), "") + ">");
+    row("ret", field(e, "ret"));
+    row("envid", field(e, "envid"));
+    row("listener", field(e, "listener"));
+    row("client", field(e, "client_addr"));
+    row("auth user", field(e, "auth_user"));
+    row("size", field(e, "size"));
+    return out;
+}
+
+std::string recipients_section(const json::object& m) {
+    auto items = objects(m, "recipients");
+    if (!items || items->empty()) return "recipients: -\n";
+    std::vector<Row> rows;
+    for (const auto* r : *items)
+        rows.push_back({field(*r, "address", "<>"), field(*r, "status"), field(*r, "attempts"),
+                        field(*r, "account"), field(*r, "last_reply")});
+    return "recipients:\n" +
+           render_table({"ADDRESS", "STATUS", "ATTEMPTS", "ACCOUNT", "LAST-REPLY"}, rows, "  ");
+}
+
+std::string history_section(const json::object& m) {
+    auto items = objects(m, "history");
+    if (!items || items->empty()) return "history: none\n";
+    std::vector<Row> rows;
+    for (const auto* h : *items) rows.push_back({field(*h, "at"), field(*h, "account"), field(*h, "result")});
+    return "history:\n" + render_table({"AT", "ACCOUNT", "RESULT"}, rows, "  ");
+}
+
+}  // namespace
+
+std::string render_table(const Row& header, const std::vector<Row>& rows, std::string_view indent) {
+    std::vector<std::size_t> widths(header.size(), 0);
+    auto widen = [&](const Row& row) {
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+            widths[i] = std::max(widths[i], display_width(row[i]));
+    };
+    widen(header);
+    for (const auto& r : rows) widen(r);
+    std::string out;
+    append_line(out, header, widths, indent);
+    for (const auto& r : rows) {
+        Row fitted = r;
+        fitted.resize(header.size(), "-");
+        append_line(out, fitted, widths, indent);
+    }
+    return out;
+}
+
+std::string format_age(std::int64_t s) {
+    if (s < 0) return "-";
+    auto two = [](std::int64_t n) { return (n < 10 ? "0" : "") + std::to_string(n); };
+    if (s < 60) return std::to_string(s) + "s";
+    if (s < 3600) return std::to_string(s / 60) + "m" + two(s % 60) + "s";
+    if (s < 86400) return std::to_string(s / 3600) + "h" + two(s % 3600 / 60) + "m";
+    return std::to_string(s / 86400) + "d" + two(s % 86400 / 3600) + "h";
+}
+
+std::string one_line(std::string_view text, std::string_view empty) {
+    std::string out;
+    bool space = false;
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u == 0x7f) {
+            space = true;
+            continue;
+        }
+        if (space && !out.empty()) out += ' ';
+        space = false;
+        out += c;
+    }
+    return out.empty() ? std::string(empty) : out;
+}
+
+std::optional<std::string> render_queue_list(std::string_view text) {
+    auto body = parse_object(text);
+    if (!body) return std::nullopt;
+    auto items = objects(*body, "messages");
+    if (!items) return std::nullopt;
+    std::vector<Row> rows;
+    for (const auto* m : *items)
+        rows.push_back({field(*m, "id"), age(*m, "age_seconds"), field(*m, "state"), field(*m, "attempts"),
+                        "<" + one_line(raw(*m, "sender"), "") + ">", recipients(*m),
+                        field(*m, "last_error")});
+    return render_table({"ID", "AGE", "STATE", "ATTEMPTS", "SENDER", "RECIPIENTS", "LAST-ERROR"}, rows);
+}
+
+std::optional<std::string> render_queue_show(std::string_view text) {
+    auto body = parse_object(text);
+    if (!body || !body->contains("id")) return std::nullopt;
+    const json::object& m = *body;
+    std::string out;
+    label(out, "id", field(m, "id"));
+    label(out, "state", field(m, "state"));
+    label(out, "arrival", field(m, "arrival") + " (age " + age(m, "age_seconds") + ")");
+    label(out, "attempts", field(m, "attempts"));
+    label(out, "next attempt", field(m, "next_attempt"));
+    label(out, "last error", field(m, "last_error"));
+    return out + envelope_section(m) + recipients_section(m) + history_section(m);
+}
+
+std::optional<std::string> render_pool_status(std::string_view text) {
+    auto body = parse_object(text);
+    if (!body) return std::nullopt;
+    auto items = objects(*body, "accounts");
+    if (!items) return std::nullopt;
+    std::vector<Row> rows;
+    for (const auto* a : *items)
+        rows.push_back({field(*a, "name"), field(*a, "state"),
+                        field(*a, "sent_24h", "0") + "/" + field(*a, "limit"), field(*a, "cooldown_until"),
+                        field(*a, "last_error")});
+    return render_table({"NAME", "STATE", "SENT/LIMIT", "COOLDOWN-UNTIL", "LAST-ERROR"}, rows);
+}
+
+std::optional<std::string> render_change(std::string_view text) {
+    auto body = parse_object(text);
+    if (!body) return std::nullopt;
+    if (auto n = number(*body, "retried"))
+        return "retried " + std::to_string(*n) + (*n == 1 ? " message\n" : " messages\n");
+    if (body->contains("deleted")) return "deleted " + field(*body, "deleted") + "\n";
+    if (body->contains("account")) return field(*body, "account") + ": " + field(*body, "state") + "\n";
+    return std::nullopt;
+}
+
+std::optional<std::string> error_text(std::string_view text) {
+    auto body = parse_object(text);
+    if (!body || !body->contains("error")) return std::nullopt;
+    return field(*body, "error");
+}
+
+}  // namespace rp::app::admin
