@@ -243,10 +243,4 @@ void Connection::on_watch(unsigned generation) {
     stream_.cancel();
 }
 
-void Connection::ensure_buffer(std::size_t size) {
-    if (buffer_size_ == size) return;
-    buffer_.reset(new char[size]);
-    buffer_size_ = size;
-}
-
 }  // namespace rp::server

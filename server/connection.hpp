@@ -6,10 +6,12 @@
 //
 // Invariants: runs on the io_context thread only; at most one read or write
 // is pending; every read/write has a deadline (limits.idle_timeout, shorter
-// for the PROXY header, handshakes and final replies); the read buffer is
-// small while idle (4 KiB) and bounded while a message streams (32 KiB); a
-// 250 after DATA comes only from ServerSession::message_committed, i.e. after
-// the spool's durable commit. Never logs AUTH payloads. Internal to server/.
+// for the PROXY header, handshakes and final replies); reads go through one
+// buffer shared by all connections of the thread (SmtpStream fills it only
+// after its last suspension and the bytes are fed to the session at once),
+// so an idle connection holds no read buffer at all; a 250 after DATA comes only from
+// ServerSession::message_committed, i.e. after the spool's durable commit. Never logs AUTH payloads. Internal
+// to server/.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -75,7 +77,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void on_watch(unsigned generation);
 
     std::string received_header(const protocol::Envelope& envelope) const;
-    void ensure_buffer(std::size_t size);
     std::chrono::milliseconds idle_timeout() const;
 
     std::shared_ptr<Server::Core> core_;
@@ -93,9 +94,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::unique_ptr<relay::SpoolWriter> writer_;
     std::string mail_from_;
     std::size_t recipients_ = 0;
-
-    std::unique_ptr<char[]> buffer_;
-    std::size_t buffer_size_ = 0;
 
     boost::asio::steady_timer watchdog_;
     boost::asio::steady_timer delay_;

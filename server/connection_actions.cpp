@@ -10,6 +10,7 @@
 
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "common/log.hpp"
@@ -21,8 +22,15 @@ namespace {
 
 namespace net = boost::asio;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
-constexpr std::size_t kIdleBuffer = 4 * 1024;
-constexpr std::size_t kMessageBuffer = 32 * 1024;
+constexpr std::size_t kReadSize = 16 * 1024;
+
+// One read buffer per event-loop thread, shared by its connections: a read
+// fills it after its last suspension and the driver feeds the bytes to the
+// session before it suspends again.
+char* shared_read_buffer() {
+    thread_local std::unique_ptr<char[]> buffer(new char[kReadSize]);
+    return buffer.get();
+}
 
 // Resumes the calling coroutine on its own executor with the value passed to
 // the callback, which `start` may invoke once from any thread. A plain
@@ -84,14 +92,14 @@ net::awaitable<bool> Connection::act(protocol::action::NeedMore&) {
         co_await send_final(protocol::Reply::shutting_down(host));
         co_return false;
     }
-    ensure_buffer(writer_ ? kMessageBuffer : kIdleBuffer);
     reading_idle_ = !writer_;
     arm(idle_timeout());
-    auto [ec, n] = co_await stream_.read_some(buffer_.get(), buffer_size_);
+    char* buffer = shared_read_buffer();
+    auto [ec, n] = co_await stream_.read_some(buffer, kReadSize);
     disarm();
     reading_idle_ = false;
     if (!ec) {
-        session_->feed(std::string_view(buffer_.get(), n));
+        session_->feed(std::string_view(buffer, n));
         co_return true;
     }
     if (timed_out_) {

@@ -1,23 +1,30 @@
-// The byte stream under one SMTP connection: a plain TCP socket that can be
-// upgraded in place to TLS (STARTTLS), or TLS from the first byte (implicit).
-// One type for all three listener kinds, so the session driver has a single
-// code path; the upgrade moves the socket into the ssl::stream inside the
-// same std::variant (no extra heap object besides OpenSSL's own SSL*).
+// The byte stream under one SMTP connection: a TCP socket, optionally with
+// TLS on top (from the first byte for implicit TLS, or upgraded in place by
+// STARTTLS). One type for all three listener kinds, so the session driver has
+// a single code path.
 //
-// All operations return error codes (never throw). Not thread-safe: used by
-// one connection coroutine on the event loop. Internal to server/.
+// Memory: TLS runs OpenSSL directly on the non-blocking socket (SSL_set_fd)
+// and waits for readiness with the reactor (async_wait), instead of Asio's
+// ssl::stream, which holds two 17 KiB record buffers per connection for its
+// whole life. With SSL_MODE_RELEASE_BUFFERS an idle TLS connection costs only
+// OpenSSL's SSL object. Reads fill the caller's buffer only after the last
+// suspension, so many connections on one thread can share one read buffer.
+//
+// All operations return error codes (never throw). SIGPIPE is ignored
+// process-wide on first use (OpenSSL writes with write(2)). Not thread-safe:
+// used by one connection coroutine on the event loop. Internal to server/.
 #pragma once
 
-#include <boost/asio/as_tuple.hpp>
+#include <openssl/ssl.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
+#include <memory>
 #include <string>
 #include <string_view>
-#include <variant>
+#include <tuple>
 
 namespace rp::server {
 
@@ -26,27 +33,44 @@ class SmtpStream {
     using tcp = boost::asio::ip::tcp;
     using error_code = boost::system::error_code;
 
-    explicit SmtpStream(tcp::socket socket) : stream_(std::move(socket)) {}
+    explicit SmtpStream(tcp::socket socket);
+    ~SmtpStream();
+    SmtpStream(const SmtpStream&) = delete;
+    SmtpStream& operator=(const SmtpStream&) = delete;
 
+    // Waits until bytes are available, then copies up to `size` of them into
+    // `data` without suspending again. eof when the peer closed.
     boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
+    // Writes all of `bytes` (which must stay valid until completion).
     boost::asio::awaitable<error_code> write(std::string_view bytes);
-
-    // Wraps the socket in TLS (server side) and runs the handshake. After a
-    // failure the stream is unusable: close it.
+    // Starts TLS (server side) on the socket. After a failure the stream is
+    // unusable: close it.
     boost::asio::awaitable<error_code> handshake(boost::asio::ssl::context& context);
 
-    bool tls() const { return stream_.index() == 1; }
+    bool tls() const { return ssl_ != nullptr; }
     std::string tls_version() const;  // "TLSv1.3", "" without TLS
     std::string tls_cipher() const;
 
-    tcp::socket& socket();
-    // Aborts pending reads/writes (they complete with operation_aborted);
-    // the connection stays usable for a final reply.
+    tcp::socket& socket() { return socket_; }
+    // Aborts a pending read/write (it completes with operation_aborted); the
+    // connection stays usable for a final reply.
     void cancel();
     void close();
 
   private:
-    std::variant<tcp::socket, boost::asio::ssl::stream<tcp::socket>> stream_;
+    enum class Want { none, read, write };
+    // One non-blocking attempt; `want` says what to wait for before retrying.
+    std::size_t try_read(char* data, std::size_t size, error_code& ec, Want& want);
+    std::size_t try_write(std::string_view bytes, error_code& ec, Want& want);
+    error_code try_handshake(Want& want);
+    error_code ssl_error(int result, Want& want);
+    boost::asio::awaitable<error_code> wait(Want want);
+
+    tcp::socket socket_;
+    struct SslFree {
+        void operator()(SSL* ssl) const { SSL_free(ssl); }
+    };
+    std::unique_ptr<SSL, SslFree> ssl_;
 };
 
 }  // namespace rp::server
