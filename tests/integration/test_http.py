@@ -135,3 +135,15 @@ def test_sighup_reloads_certificate(make_relay, tmp_path):
     # ...while the session opened before keeps working.
     send(old)
     old.close()
+
+
+def test_readyz_503_with_reason_when_no_account_usable(make_relay):
+    relay = make_relay()
+    assert relay.http("/readyz") == (200, "ready\n")
+    status, body = relay.http("/api/v1/pool/sender@agency.example/pause", method="POST", body=b"")
+    assert status == 200, body
+    status, body = relay.http("/readyz")
+    assert status == 503
+    assert "account" in body
+    relay.http("/api/v1/pool/sender@agency.example/resume", method="POST", body=b"")
+    assert relay.http("/readyz") == (200, "ready\n")
