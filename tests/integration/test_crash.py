@@ -147,12 +147,22 @@ def small_tmpfs(tmp_path):
 def fill(path, chunk=64 * 1024):
     """Writes `path` until the filesystem is full; returns the bytes written."""
     written = 0
-    with open(path, "wb") as f:
+    with open(path, "wb", buffering=0) as f:  # unbuffered: close() has nothing left to fail on
+        while True:
+            try:
+                n = f.write(b"\0" * chunk)
+            except OSError:
+                break
+            written += n or 0
+            if not n:
+                break
+    if written < chunk:
+        return written
+    # A last small write may still fit: take every byte.
+    with open(path, "ab", buffering=0) as f:
         try:
-            while True:
-                f.write(b"\0" * chunk)
-                f.flush()
-                written += chunk
+            while f.write(b"\0" * 512):
+                written += 512
         except OSError:
             pass
     return written
