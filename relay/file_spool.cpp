@@ -150,7 +150,9 @@ int FileSpool::Impl::move_to_quarantine(const std::string& name, std::string_vie
 // ---- the writer ----------------------------------------------------------------------
 namespace {
 
-constexpr std::size_t write_buffer_size = 64 * 1024;
+// Small appends (a line at a time) are gathered into one write. Allocated on
+// first use: thousands of sessions in DATA must stay cheap.
+constexpr std::size_t write_buffer_size = 32 * 1024;
 
 class FileWriter final : public SpoolWriter {
   public:
@@ -162,9 +164,7 @@ class FileWriter final : public SpoolWriter {
           tmp_path_(std::move(tmp_path)),
           header_size_(header.bytes.size()),
           length_offset_(header.length_offset),
-          envelope_(std::move(envelope)) {
-        buffer_.reserve(write_buffer_size);
-    }
+          envelope_(std::move(envelope)) {}
     ~FileWriter() override { abort(); }
 
     bool append(std::string_view bytes) override {
@@ -407,7 +407,7 @@ int write_state_tmp(FileSpool::Impl& s, const std::string& tmp, const std::strin
 
 }  // namespace
 
-// "" if the state fits the message; sets `id`'s entry pointer data.
+// Refuses a state for an unknown message or with the wrong recipient count.
 static std::error_code check_state(FileSpool::Impl& s, const std::string& id, const DeliveryState& st) {
     std::lock_guard lock(s.mu);
     auto it = s.index.find(id);
