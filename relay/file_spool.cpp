@@ -248,9 +248,12 @@ class FileWriter final : public SpoolWriter {
     int error_ = 0;
 };
 
-int make_dir(const std::string& path) {
-    if (::mkdir(path.c_str(), 0700) == 0 || errno == EEXIST) return 0;
-    return errno;
+int make_dir(const std::string& path, bool& created) {
+    if (::mkdir(path.c_str(), 0700) == 0) {
+        created = true;
+        return 0;
+    }
+    return errno == EEXIST ? 0 : errno;
 }
 
 }  // namespace
@@ -266,10 +269,21 @@ SpoolResult<std::unique_ptr<FileSpool>> FileSpool::open(FileSpoolOptions options
     impl->tmp_dir = root + "/tmp/";
     impl->queue_dir = root + "/queue/";
     impl->quarantine_dir = root + "/quarantine/";
+    bool created = false;
     for (const auto& d : {root, impl->tmp_dir, impl->queue_dir, impl->quarantine_dir}) {
-        if (int e = make_dir(d)) {
+        if (int e = make_dir(d, created)) {
             log::error("spool", "cannot create queue directory", {{"dir", d}, {"error", std::strerror(e)}});
             return {to_code(e), nullptr};
+        }
+    }
+    // New directories must survive a crash too, or so would not the
+    // messages committed into them: fsync the root and its parent.
+    if (created) {
+        for (const auto& d : {root, root + "/.."}) {
+            int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            int e = fd < 0 ? errno : fsync_fd(fd);
+            if (fd >= 0) ::close(fd);
+            if (e != 0) return {to_code(e), nullptr};
         }
     }
     impl->queue_fd = ::open(impl->queue_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
