@@ -15,20 +15,23 @@ namespace rp::metrics {
 
 namespace {
 constexpr std::array<std::string_view, 5> kAccountStates = {"active", "cooling_down", "exhausted", "disabled",
-                                                           "paused"};
-std::string s(std::string_view v) { return std::string(v); }
+                                                            "paused"};
+std::string s(std::string_view v) {
+    return std::string(v);
+}
 }  // namespace
 
 struct Metrics::Impl {
     std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
 
-    prometheus::Family<prometheus::Gauge>& queue_depth =
-        prometheus::BuildGauge().Name("relaypool_queue_depth").Help("Queued messages by state").Register(*registry);
-    prometheus::Family<prometheus::Gauge>& queue_oldest =
-        prometheus::BuildGauge()
-            .Name("relaypool_queue_oldest_age_seconds")
-            .Help("Age of the oldest queued message")
-            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& queue_depth = prometheus::BuildGauge()
+                                                             .Name("relaypool_queue_depth")
+                                                             .Help("Queued messages by state")
+                                                             .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& queue_oldest = prometheus::BuildGauge()
+                                                              .Name("relaypool_queue_oldest_age_seconds")
+                                                              .Help("Age of the oldest queued message")
+                                                              .Register(*registry);
     prometheus::Family<prometheus::Counter>& accepted = prometheus::BuildCounter()
                                                             .Name("relaypool_messages_accepted_total")
                                                             .Help("Messages accepted (250 after DATA/BDAT)")
@@ -46,12 +49,18 @@ struct Metrics::Impl {
                                                                 .Name("relaypool_spool_errors_total")
                                                                 .Help("Spool errors by kind (docs/spool.md)")
                                                                 .Register(*registry);
-    prometheus::Family<prometheus::Counter>& bounces =
-        prometheus::BuildCounter().Name("relaypool_bounces_total").Help("Bounced recipients").Register(*registry);
-    prometheus::Family<prometheus::Gauge>& account_up =
-        prometheus::BuildGauge().Name("relaypool_account_up").Help("1 if the account is usable").Register(*registry);
-    prometheus::Family<prometheus::Gauge>& account_state =
-        prometheus::BuildGauge().Name("relaypool_account_state").Help("Account state (1 = current)").Register(*registry);
+    prometheus::Family<prometheus::Counter>& bounces = prometheus::BuildCounter()
+                                                           .Name("relaypool_bounces_total")
+                                                           .Help("Bounced recipients")
+                                                           .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& account_up = prometheus::BuildGauge()
+                                                            .Name("relaypool_account_up")
+                                                            .Help("1 if the account is usable")
+                                                            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& account_state = prometheus::BuildGauge()
+                                                               .Name("relaypool_account_state")
+                                                               .Help("Account state (1 = current)")
+                                                               .Register(*registry);
     prometheus::Family<prometheus::Gauge>& account_sent = prometheus::BuildGauge()
                                                               .Name("relaypool_account_sent_24h")
                                                               .Help("Messages sent in the last 24 hours")
@@ -60,20 +69,21 @@ struct Metrics::Impl {
                                                                .Name("relaypool_account_daily_limit")
                                                                .Help("Configured daily message limit")
                                                                .Register(*registry);
-    prometheus::Family<prometheus::Gauge>& sessions =
-        prometheus::BuildGauge().Name("relaypool_sessions_active").Help("Open SMTP sessions").Register(*registry);
+    prometheus::Family<prometheus::Gauge>& sessions = prometheus::BuildGauge()
+                                                          .Name("relaypool_sessions_active")
+                                                          .Help("Open SMTP sessions")
+                                                          .Register(*registry);
     prometheus::Family<prometheus::Counter>& auth_failures = prometheus::BuildCounter()
                                                                  .Name("relaypool_auth_failures_total")
                                                                  .Help("Failed client AUTH attempts")
                                                                  .Register(*registry);
-    prometheus::Family<prometheus::Histogram>& latency =
-        prometheus::BuildHistogram()
-            .Name("relaypool_delivery_latency_seconds")
-            .Help("Time from acceptance to delivery")
-            .Register(*registry);
+    prometheus::Family<prometheus::Histogram>& latency = prometheus::BuildHistogram()
+                                                             .Name("relaypool_delivery_latency_seconds")
+                                                             .Help("Time from acceptance to delivery")
+                                                             .Register(*registry);
     prometheus::Histogram& latency_histogram =
-        latency.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
-                                                                3600, 14400, 86400});
+        latency.Add({}, prometheus::Histogram::BucketBoundaries{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+                                                                300, 900, 3600, 14400, 86400});
 };
 
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
@@ -82,7 +92,9 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
 }
 Metrics::~Metrics() = default;
 
-prometheus::Registry& Metrics::registry() { return *impl_->registry; }
+prometheus::Registry& Metrics::registry() {
+    return *impl_->registry;
+}
 
 std::string Metrics::serialize() const {
     prometheus::TextSerializer serializer;
@@ -91,9 +103,15 @@ std::string Metrics::serialize() const {
     return out.str();
 }
 
-void Metrics::message_accepted(std::string_view listener) { impl_->accepted.Add({{"listener", s(listener)}}).Increment(); }
-void Metrics::session_opened(std::string_view listener) { impl_->sessions.Add({{"listener", s(listener)}}).Increment(); }
-void Metrics::session_closed(std::string_view listener) { impl_->sessions.Add({{"listener", s(listener)}}).Decrement(); }
+void Metrics::message_accepted(std::string_view listener) {
+    impl_->accepted.Add({{"listener", s(listener)}}).Increment();
+}
+void Metrics::session_opened(std::string_view listener) {
+    impl_->sessions.Add({{"listener", s(listener)}}).Increment();
+}
+void Metrics::session_closed(std::string_view listener) {
+    impl_->sessions.Add({{"listener", s(listener)}}).Decrement();
+}
 void Metrics::auth_failure(std::string_view listener) {
     impl_->auth_failures.Add({{"listener", s(listener)}}).Increment();
 }
@@ -103,7 +121,9 @@ void Metrics::set_queue_depth(double ready, double active, double deferred) {
     impl_->queue_depth.Add({{"state", "active"}}).Set(active);
     impl_->queue_depth.Add({{"state", "deferred"}}).Set(deferred);
 }
-void Metrics::set_queue_oldest_age(double seconds) { impl_->queue_oldest.Add({}).Set(seconds); }
+void Metrics::set_queue_oldest_age(double seconds) {
+    impl_->queue_oldest.Add({}).Set(seconds);
+}
 
 void Metrics::delivered(std::string_view account, double seconds) {
     impl_->deliveries.Add({{"account", s(account)}}).Increment();
@@ -112,15 +132,21 @@ void Metrics::delivered(std::string_view account, double seconds) {
 void Metrics::deferred(std::string_view account, std::string_view reason) {
     impl_->deferrals.Add({{"account", s(account)}, {"reason", s(reason)}}).Increment();
 }
-void Metrics::spool_error(std::string_view kind) { impl_->spool_errors.Add({{"kind", s(kind)}}).Increment(); }
+void Metrics::spool_error(std::string_view kind) {
+    impl_->spool_errors.Add({{"kind", s(kind)}}).Increment();
+}
 
-void Metrics::bounced(std::string_view reason) { impl_->bounces.Add({{"reason", s(reason)}}).Increment(); }
+void Metrics::bounced(std::string_view reason) {
+    impl_->bounces.Add({{"reason", s(reason)}}).Increment();
+}
 
-void Metrics::set_account(std::string_view account, std::string_view state, double sent_24h, double daily_limit) {
+void Metrics::set_account(std::string_view account, std::string_view state, double sent_24h,
+                          double daily_limit) {
     const std::string name = s(account);
     impl_->account_up.Add({{"account", name}}).Set(state == "active" ? 1 : 0);
     for (auto candidate : kAccountStates) {
-        impl_->account_state.Add({{"account", name}, {"state", s(candidate)}}).Set(candidate == state ? 1 : 0);
+        impl_->account_state.Add({{"account", name}, {"state", s(candidate)}})
+            .Set(candidate == state ? 1 : 0);
     }
     impl_->account_sent.Add({{"account", name}}).Set(sent_24h);
     impl_->account_limit.Add({{"account", name}}).Set(daily_limit);

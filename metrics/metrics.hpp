@@ -26,7 +26,7 @@ inline constexpr std::string_view no_account = "no_account";
 }  // namespace deferral
 
 class Metrics {
-public:
+  public:
     Metrics();
     ~Metrics();
     Metrics(const Metrics&) = delete;
@@ -60,7 +60,7 @@ public:
     // disabled, paused; the others of the five are set to 0.
     void set_account(std::string_view account, std::string_view state, double sent_24h, double daily_limit);
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

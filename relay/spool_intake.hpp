@@ -49,7 +49,7 @@ struct EnvelopeSpec {
 };
 
 class SpoolWriter {
-public:
+  public:
     virtual ~SpoolWriter() = default;
     // Appends bytes; false on an I/O error (disk full): the server then reads
     // the rest of the DATA, answers 452/451 and aborts.
@@ -60,7 +60,7 @@ public:
 };
 
 class SpoolIntake {
-public:
+  public:
     virtual ~SpoolIntake() = default;
     // nullptr when the spool cannot take a message now (disk error); the
     // server answers 451 4.3.0.
