@@ -243,6 +243,32 @@ bool AccountSelector::resume(std::string_view account) {
     return true;
 }
 
+AccountSelector::ReloadResult AccountSelector::reload(const std::vector<config::Account>& accounts) {
+    ReloadResult r;
+    for (const auto& a : accounts) {
+        Entry* e = find(a.username);
+        if (!e) {
+            r.ignored_added.push_back(a.username);
+            continue;
+        }
+        // In place: a running delivery holds a pointer to this config.
+        e->config.password = a.password;
+        e->config.oauth2 = a.oauth2;
+        e->config.daily_limit = a.daily_limit;
+        e->config.daily_recipient_limit = a.daily_recipient_limit;
+        e->config.hourly_limit = a.hourly_limit;
+        e->disabled = false;
+        ++r.updated;
+    }
+    for (const auto& e : accounts_) {
+        const bool kept = std::any_of(accounts.begin(), accounts.end(), [&](const config::Account& a) {
+            return a.username == e.config.username;
+        });
+        if (!kept) r.ignored_removed.push_back(e.config.username);
+    }
+    return r;
+}
+
 bool AccountSelector::any_usable(SelectorTime now) const {
     return std::any_of(accounts_.begin(), accounts_.end(), [&](const Entry& e) {
         return state_of(e, now) == AccountState::active && recipient_room(e, now) > 0;

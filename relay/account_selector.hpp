@@ -95,6 +95,17 @@ class AccountSelector {
     bool pause(std::string_view account);
     bool resume(std::string_view account);
 
+    // Config reload (SIGHUP): accounts with the same username take the new
+    // credentials and limits, and a disabled one is enabled again (SPEC:
+    // "disabled until an operator resumes it or the config is reloaded").
+    // Usage, cooldowns and pauses are kept. Added or removed accounts are not
+    // applied (the pool issue); their names are returned for the log.
+    struct ReloadResult {
+        std::size_t updated = 0;
+        std::vector<std::string> ignored_added, ignored_removed;
+    };
+    ReloadResult reload(const std::vector<config::Account>& accounts);
+
     // Is at least one account usable now (ignoring connection slots)?
     bool any_usable(SelectorTime now) const;
     // Connection slots free on usable accounts (how many deliveries may start).

@@ -125,10 +125,25 @@ void Relay::stop(std::function<void()> on_stopped) {
 }
 
 void Relay::reload(const config::Config& config) {
-    // Live reload of accounts and upstream settings is the pool issue; the
-    // running engine keeps what it started with.
-    (void)config;
-    log::warn("relay", "configuration reloaded: queue, upstream and pool settings apply after a restart");
+    // Accounts known at start take new credentials and limits (and disabled
+    // ones are enabled again); adding/removing accounts, queue and upstream
+    // settings apply after a restart (live pool reload is the pool issue).
+    Core* core = impl_->core.get();
+    if (!core || config.upstream.sandbox != impl_->config.upstream.sandbox) {
+        log::warn("relay", "configuration reloaded: queue, upstream and pool settings apply after a restart");
+        return;
+    }
+    const auto r = core->selector.reload(config.pool.accounts);
+    std::string added, removed;
+    for (const auto& n : r.ignored_added) added += (added.empty() ? "" : ",") + n;
+    for (const auto& n : r.ignored_removed) removed += (removed.empty() ? "" : ",") + n;
+    log::info("relay", "pool accounts reloaded (credentials, limits; disabled accounts enabled)",
+              {{"updated", std::to_string(r.updated)}});
+    if (!added.empty() || !removed.empty())
+        log::warn("relay", "added or removed pool accounts apply after a restart",
+                  {{"added", added}, {"removed", removed}});
+    log::info("relay", "queue and upstream settings apply after a restart");
+    core->engine->poke();
 }
 
 std::string Relay::readiness_problem() const {

@@ -32,7 +32,8 @@ namespace rp::relay {
 
 // An admin answer: an HTTP-like status and a JSON body. On failure the body
 // is {"error": "..."}; 404 = unknown id or account, 400 = bad argument,
-// 503 = the engine is not running.
+// 409 = a delivery of that message is running (delete: try again),
+// 500 = the spool refused, 503 = the engine is not running.
 struct AdminResponse {
     int status = 200;
     std::string body;
@@ -62,9 +63,10 @@ class Relay {
     // Idempotent; on_stopped may be empty.
     void stop(std::function<void()> on_stopped);
 
-    // SIGHUP: for now the engine keeps running with the accounts, queue and
-    // upstream settings it started with (the pool issue adds live reload);
-    // it only logs that the new relay settings apply after a restart.
+    // SIGHUP: accounts known at start take the new credentials and limits
+    // and a disabled account is enabled again; adding or removing accounts
+    // and the queue/upstream settings apply after a restart (live pool
+    // reload is the pool issue). Logged.
     void reload(const config::Config& config);
 
     // "" when ready: the engine runs, the queue directory is writable and at

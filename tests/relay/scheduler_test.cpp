@@ -268,3 +268,29 @@ TEST_CASE("selector: verdicts and their consequences") {
         CHECK_FALSE(one.pick(1, {}, T0));
     }
 }
+
+TEST_CASE("selector: reload takes new credentials and limits, enables disabled accounts, keeps usage") {
+    using protocol::Verdict;
+    relay::AccountSelector sel({acc("a", 1), acc("b")}, {15min, 10});
+    sel.settle(sel.pick(1, {}, T0), 1, T0);  // a: 1 of 1 sent
+    sel.report("b", Verdict::account_disabled, out(535, "5.7.8"), T0);
+    CHECK_FALSE(sel.any_usable(T0));
+
+    auto a = acc("a", 2);
+    a.password = "new";
+    auto r = sel.reload({a, acc("b"), acc("c")});
+    CHECK(r.updated == 2);
+    CHECK(r.ignored_added == std::vector<std::string>{"c"});
+    CHECK(r.ignored_removed.empty());
+    const auto st = sel.status(T0);
+    CHECK(st[0].sent_24h == 1);  // usage survives
+    CHECK(st[0].daily_limit == 2);
+    CHECK(st[0].state == relay::AccountState::active);
+    CHECK(st[1].state == relay::AccountState::active);  // b enabled again
+    auto p = sel.pick(1, {"b"}, T0);
+    REQUIRE(p);
+    CHECK(p.account->password == "new");
+
+    r = sel.reload({acc("a")});
+    CHECK(r.ignored_removed == std::vector<std::string>{"b"});
+}
