@@ -292,7 +292,7 @@ def test_partial_recipients_bounce_with_dsn(upstream, relay_factory):
 ])
 def test_refused_account_is_avoided(upstream, relay_factory, stage, reply):
     upstream.add_fault(stage, reply, account="one@agency.example")
-    relay = relay_factory(upstream)
+    relay = relay_factory(upstream, cooldown_temporary="1h")  # no second chance within the test
     markers = [f"avoid{i}-{uuid.uuid4().hex}" for i in range(3)]
     for m in markers:
         assert submit(relay, message(m), ["someone@example.net"]) == {}
@@ -358,6 +358,17 @@ def test_implicit_tls_upstream(pki, relay_factory):
         assert got.tls and got.account in ACCOUNTS
 
 
+def eventually(predicate, timeout=30):
+    """Polls `predicate` until true or `timeout` (for state the relay updates
+    after the event the test waited for)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def deferrals(relay, reason):
     """Sum of relaypool_deferrals_total{reason=...} over accounts."""
     total = 0.0
@@ -374,7 +385,7 @@ def test_untrusted_upstream_certificate_is_never_sent_to(upstream, relay_factory
     assert submit(relay, message(marker), ["someone@example.net"]) == {}
     relay.wait_log(r"certificate verification failed", timeout=30)
     assert upstream.counter("auth_attempts") == 0 and upstream.messages == []
-    assert deferrals(relay, "tls") >= 1
+    assert eventually(lambda: deferrals(relay, "tls") >= 1)
     # Blames the upstream, not an account: both accounts stay usable.
     status, body = relay.http("/api/v1/pool")
     if status == 200:
@@ -394,7 +405,7 @@ def test_connection_failures_count_as_connection_deferrals(upstream, relay_facto
     marker = f"conn-{uuid.uuid4().hex}"
     assert submit(relay, message(marker), ["someone@example.net"]) == {}
     relay.wait_log(r"Connection refused", timeout=30)
-    assert deferrals(relay, "connection") >= 1
+    assert eventually(lambda: deferrals(relay, "connection") >= 1)
     assert deferrals(relay, "auth") == 0 and deferrals(relay, "rate_limited") == 0
     upstream.up()
     assert len(wait_marker(upstream, marker)) == 1
