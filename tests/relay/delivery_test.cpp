@@ -5,7 +5,7 @@
 // counters. Time moves only through the ManualClock.
 #include <doctest/doctest.h>
 
-#include "engine_test_util.hpp"
+#include "delivery_test_util.hpp"
 
 using namespace engine_test;
 using relay::MessageState;
