@@ -18,6 +18,7 @@ The RelayProcess / submit helpers here are also used by test_crash.py.
 import base64
 import email
 import email.policy
+import json
 import os
 import smtplib
 import ssl
@@ -287,6 +288,7 @@ def test_partial_recipients_bounce_with_dsn(upstream, relay_factory):
 @pytest.mark.parametrize("stage,reply", [
     ("auth", fu.AUTH_FAILED),
     ("auth", fu.TOO_MANY_LOGINS),
+    ("mail", fu.TRY_AGAIN_LATER),
     ("mail", fu.DAILY_LIMIT),
     ("rcpt", fu.DAILY_LIMIT),
 ])
@@ -301,6 +303,24 @@ def test_refused_account_is_avoided(upstream, relay_factory, stage, reply):
         assert got.account == got.mail_from == "two@agency.example"
     # Blamed once, then left alone (auth: disabled; 454: cooling down; 5.4.5: exhausted).
     assert upstream.counter("auth_attempts", "one@agency.example") <= 1
+    assert not dsns_for(upstream, SENDER)
+
+
+def pool_states(relay):
+    status, body = relay.http("/api/v1/pool")
+    assert status == 200, body
+    return {a["name"]: a["state"] for a in json.loads(body)["accounts"]}
+
+
+def test_ip_rate_limit_cools_every_account(upstream, relay_factory):
+    upstream.add_fault("mail", fu.IP_RATE, times=1)
+    relay = relay_factory(upstream, cooldown_temporary="3s")
+    marker = f"iprate-{uuid.uuid4().hex}"
+    assert submit(relay, message(marker), ["someone@example.net"]) == {}
+    assert eventually(lambda: set(pool_states(relay).values()) == {"cooling_down"}, 10), pool_states(relay)
+    # After the cooldown the message goes out, once, with no bounce.
+    assert len(wait_marker(upstream, marker)) == 1
+    assert [t.accepted for t in upstream.transactions] == [True]
     assert not dsns_for(upstream, SENDER)
 
 
