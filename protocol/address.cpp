@@ -248,10 +248,13 @@ bool scan_source_route(Scanner& sc) {
     return sc.accept(':') || sc.fail();
 }
 
-PathResult finish(Scanner& sc, PathResult out, bool allow_utf8) {
+// `brackets`: octets the path would need for "<" ">" it lacks (an
+// unbracketed mailbox must still fit when the relay writes it back).
+PathResult finish(Scanner& sc, PathResult out, bool allow_utf8, std::size_t brackets = 0) {
     out.consumed = sc.pos;
     out.utf8 = sc.utf8;
-    if (sc.error == AddressError::none && sc.pos > kMaxPathLength) sc.error = AddressError::too_long;
+    if (sc.error == AddressError::none && sc.pos + brackets > kMaxPathLength)
+        sc.error = AddressError::too_long;
     if (sc.error == AddressError::none && sc.utf8 && !allow_utf8) sc.error = AddressError::non_ascii;
     out.error = sc.error;
     if (!out.ok()) {
@@ -271,7 +274,7 @@ PathResult parse_path(std::string_view text, bool allow_null, bool allow_utf8) {
     if (!sc.accept('<')) {
         // Unbracketed mailbox: must be followed by SP or the end.
         if (scan_mailbox(sc, out) && !sc.at_end() && sc.peek() != ' ') sc.fail();
-        return finish(sc, std::move(out), allow_utf8);
+        return finish(sc, std::move(out), allow_utf8, 2);
     }
     if (sc.accept('>')) {
         out.null_path = true;
@@ -287,7 +290,7 @@ PathResult parse_mailbox(std::string_view text, bool allow_utf8) {
     Scanner sc{text};
     PathResult out;
     if (scan_mailbox(sc, out) && !sc.at_end()) sc.fail();
-    return finish(sc, std::move(out), allow_utf8);
+    return finish(sc, std::move(out), allow_utf8, 2);
 }
 
 }  // namespace rp::protocol

@@ -5,7 +5,8 @@
 // "<@relay1,@relay2:local@domain>" (the source route is checked and ignored,
 // RFC 5321 4.1.1.3 / C). Invariants: the result's `address` is the mailbox
 // exactly as written (quoted local parts keep their quotes), never contains
-// CR, LF, NUL, SP outside quotes, or angle brackets; it is at most 254 octets;
+// CR, LF or NUL, nor SP or angle brackets outside a quoted local part, and
+// "<" + address + ">" parses back to it; it is at most 254 octets;
 // non-ASCII bytes appear only when `utf8` is true and are valid UTF-8.
 // Pure; used by protocol/smtp_command.cpp and by tests/fuzz.
 #pragma once

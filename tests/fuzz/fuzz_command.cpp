@@ -1,9 +1,11 @@
 // Fuzzes the SMTP command-line parser and the path parser: every input line
 // must give a Command or a well-formed 5xx reply, and parsed addresses must
-// never carry bytes that could break a later protocol line.
+// never carry bytes that could break a later protocol line and must survive
+// being written back as "<address>".
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 
 #include "protocol/address.hpp"
@@ -19,7 +21,14 @@ static void check_address(const PathResult& p, std::size_t input_size) {
     require(p.consumed <= input_size);
     if (!p.ok()) return;
     require(p.address.size() <= kMaxPathLength);
-    for (char c : p.address) require(c != '\r' && c != '\n' && c != '\0' && c != '<' && c != '>');
+    for (char c : p.address) require(c != '\r' && c != '\n' && c != '\0');
+    // The address re-parses to itself when written back as a path (what the
+    // relay does when it sends MAIL FROM / RCPT TO upstream).
+    if (!p.null_path) {
+        const std::string path = "<" + p.address + ">";
+        PathResult again = parse_path(path, false, p.utf8);
+        require(again.ok() && again.address == p.address && again.consumed == path.size());
+    }
     if (!p.utf8)
         for (char c : p.address) require(static_cast<unsigned char>(c) < 0x80);
     if (p.utf8) require(is_valid_utf8(p.address));

@@ -105,6 +105,16 @@ TEST_CASE("invalid paths") {
     }
 }
 
+TEST_CASE("path length limit counts the brackets, written or not") {
+    const std::string local254 = std::string(254 - 10, 'a') + "@b.example";  // 254 octets
+    REQUIRE(local254.size() == 254);
+    CHECK(parse_path("<" + local254 + ">", false, false).ok());
+    CHECK(parse_path(local254, false, false).ok());
+    CHECK(parse_path("<a" + local254 + ">", false, false).error == AddressError::too_long);
+    CHECK(parse_path("a" + local254, false, false).error == AddressError::too_long);
+    CHECK(parse_mailbox("a" + local254, false).error == AddressError::too_long);
+}
+
 TEST_CASE("parse_mailbox needs the whole text") {
     CHECK(parse_mailbox("a@b.example", false).ok());
     CHECK_FALSE(parse_mailbox("a@b.example x", false).ok());
