@@ -76,7 +76,8 @@ class Relay {
 
     // ---- admin API (JSON bodies; SPEC.md "queue" and "pool" commands) ------
     // GET queue: {"messages":[{"id","age_seconds","state","attempts",
-    //   "sender","recipients":[...],"last_error","next_attempt_in_seconds"}]}
+    //   "sender","recipients":[...],"last_error","next_attempt_in_seconds"}],
+    //   "total":N,"truncated":bool}   (at most 10,000 listed, oldest first)
     AdminResponse queue_list() const;
     // GET queue/ID: {"id","arrival","age_seconds","state","attempts",
     //   "next_attempt","last_error","envelope":{"mail_from","ret","envid",

@@ -12,6 +12,10 @@ namespace rp::relay {
 
 namespace {
 
+// Each listed message is one envelope read on the event loop: cap the list
+// so a huge queue cannot stall the loop (the oldest messages come first).
+constexpr std::size_t kMaxListed = 10000;
+
 AdminResponse not_running() {
     return {503, json::error("relay engine not running")};
 }
@@ -98,13 +102,19 @@ AdminResponse Relay::queue_list() const {
     Core* core = impl_->core.get();
     if (!core) return not_running();
     const WallTime now = core->clock.now();
+    const auto ids = core->spool->list();
     std::string body = "{\"messages\":[";
-    for (const auto& id : core->spool->list()) {
+    std::size_t listed = 0;
+    for (const auto& id : ids) {
+        if (listed == kMaxListed) break;
         auto m = core->spool->load(id);
         if (!m) continue;  // removed meanwhile
         body += list_item(*core->engine, m.value, now) + ",";
+        ++listed;
     }
     json::close(body, ']');
+    body += ",\"total\":" + std::to_string(ids.size());
+    body += std::string(",\"truncated\":") + (ids.size() > listed ? "true" : "false");
     return {200, body + "}"};
 }
 
