@@ -333,9 +333,9 @@ class _Connection:
             return
         self.ehlo = True
         self._reset_transaction()
-        caps = list(CAPS_BEFORE_TLS)
+        caps = [c for c in CAPS_BEFORE_TLS if c.split()[0] not in self.srv.without]
         if self.s.tls or self.srv.tls_mode == "none":
-            caps.remove("STARTTLS")
+            caps = [c for c in caps if c != "STARTTLS"]
             caps.insert(2, AUTH_CAPABILITY)
         lines = [f"smtp.gmail.com at your service, [{self.s.peer}]"] + caps
         await self.send(reply_text(250, "", *lines))
@@ -544,6 +544,9 @@ class _Connection:
             at_line_start = line.endswith(b"\n")
 
     async def cmd_bdat(self, arg: str) -> None:
+        if "CHUNKING" in self.srv.without:
+            await self.send(f"502 5.5.1 Unrecognized command. {_GSMTP}")
+            return
         m = re.fullmatch(r"(\d+)(\s+LAST)?", arg, re.IGNORECASE)
         if not m:
             await self.send(f"555 5.5.2 Syntax error. {_GSMTP}")
@@ -628,7 +631,7 @@ class FakeUpstream:
                  tls: str = "starttls", host: str = "127.0.0.1", port: int = 0,
                  pki: Optional[Pki] = None, cert_dir: Optional[str] = None,
                  record_dir: Optional[str] = None, size_limit: int = SIZE_LIMIT,
-                 idle_timeout: float = 300.0):
+                 idle_timeout: float = 300.0, without: tuple = ()):
         if tls not in ("starttls", "implicit", "none"):
             raise ValueError(f"tls must be starttls|implicit|none, not {tls!r}")
         self.accounts = dict(accounts or {})
@@ -643,6 +646,9 @@ class FakeUpstream:
         if record_dir:
             os.makedirs(record_dir, exist_ok=True)
         self.size_limit, self.idle_timeout = size_limit, idle_timeout
+        # EHLO keywords not to offer (e.g. "CHUNKING", "PIPELINING"); their
+        # commands are then refused like unknown ones.
+        self.without = {w.upper() for w in without}
         self._lock = threading.Condition()
         self._faults: list[Fault] = []
         self._transactions: list[Transaction] = []
@@ -898,11 +904,13 @@ def main(argv: Optional[list] = None) -> int:
     p.add_argument("--faults-file", help="JSON list of faults; re-read on SIGHUP")
     p.add_argument("--size-limit", type=int, default=SIZE_LIMIT)
     p.add_argument("--idle-timeout", type=float, default=300.0)
+    p.add_argument("--without", action="append", default=[], help="an EHLO keyword not to offer (repeatable)")
     a = p.parse_args(argv)
     cert_dir = a.cert_dir or (tempfile.mkdtemp(prefix="fake-upstream-") if a.tls != "none" else None)
     server = FakeUpstream(accounts=_pairs(a.account, "account"), tokens=_pairs(a.token, "token"),
                           tls=a.tls, host=a.host, port=a.port, cert_dir=cert_dir,
-                          record_dir=a.record_dir, size_limit=a.size_limit, idle_timeout=a.idle_timeout)
+                          record_dir=a.record_dir, size_limit=a.size_limit, idle_timeout=a.idle_timeout,
+                          without=tuple(a.without))
     _load_faults(server, a.faults_file, a.fault)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

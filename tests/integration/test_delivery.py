@@ -203,9 +203,12 @@ CONTENT = {
 }
 
 
-@pytest.fixture(scope="module")
-def content_setup(tmp_path_factory, pki):
-    with FakeUpstream(accounts=ACCOUNTS, pki=pki) as up:
+@pytest.fixture(scope="module", params=["bdat", "data"])
+def content_setup(request, tmp_path_factory, pki):
+    """One relay + upstream per body transfer mode: BDAT (CHUNKING offered,
+    as by Gmail) and DATA with dot-stuffing (an upstream without CHUNKING)."""
+    without = () if request.param == "bdat" else ("CHUNKING",)
+    with FakeUpstream(accounts=ACCOUNTS, pki=pki, without=without) as up:
         relay = RelayProcess(tmp_path_factory.mktemp("relay"), pki, up).start()
         yield relay, up
         assert relay.stop() == 0, relay.log()[-4000:]
@@ -219,6 +222,7 @@ def test_content_arrives_byte_identical(content_setup, name):
     body = make(marker)
     assert submit(relay, body, ["someone@example.net"], mail_options=options) == {}
     (got,) = wait_marker(up, marker, timeout=180)
+    assert got.via == ("DATA" if "CHUNKING" in up.without else "BDAT")
     expected = strip_headers(body)
     assert len(got.data) == len(expected)
     assert got.data == expected

@@ -432,3 +432,13 @@ def test_20mib_message_recorded_exactly(upstream, pki):
     c.quit()
     (m,) = upstream.messages
     assert len(m.data) == len(body) and m.data == body
+
+
+def test_without_chunking_bdat_is_refused(pki):
+    with FakeUpstream(accounts=ACCOUNTS, pki=pki, without=("CHUNKING",)) as up:
+        c = connect(up, pki)
+        assert "CHUNKING" not in features(c) and "PIPELINING" in features(c)
+        c.docmd("MAIL FROM:<one@agency.example>")
+        c.docmd("RCPT TO:<a@example.net>")
+        assert c.docmd("BDAT 0 LAST")[0] == 502
+        c.quit()
