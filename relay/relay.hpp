@@ -76,8 +76,9 @@ class Relay {
 
     // ---- admin API (JSON bodies; SPEC.md "queue" and "pool" commands) ------
     // GET queue: {"messages":[{"id","age_seconds","state","attempts",
-    //   "sender","recipients":[...],"last_error","next_attempt_in_seconds"}],
-    //   "total":N,"truncated":bool}   (at most 10,000 listed, oldest first)
+    //   "sender","recipients":[...],"last_error","next_attempt_in_seconds"}]}
+    //   At most 10,000 are listed, oldest first; beyond that the object also
+    //   has "total":N,"truncated":true.
     AdminResponse queue_list() const;
     // GET queue/ID: {"id","arrival","age_seconds","state","attempts",
     //   "next_attempt","last_error","envelope":{"mail_from","ret","envid",

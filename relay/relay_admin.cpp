@@ -113,8 +113,7 @@ AdminResponse Relay::queue_list() const {
         ++listed;
     }
     json::close(body, ']');
-    body += ",\"total\":" + std::to_string(ids.size());
-    body += std::string(",\"truncated\":") + (ids.size() > listed ? "true" : "false");
+    if (ids.size() > listed) body += ",\"total\":" + std::to_string(ids.size()) + ",\"truncated\":true";
     return {200, body + "}"};
 }
 
