@@ -77,6 +77,7 @@ std::error_code Relay::start() {
     const config::Config& config = impl_->config;
     FileSpoolOptions spool_options;
     spool_options.directory = config.queue.directory;
+    spool_options.metrics = &impl_->metrics;
     auto opened = FileSpool::open(std::move(spool_options));
     if (!opened) {
         log::error("relay", "cannot open the queue directory",
