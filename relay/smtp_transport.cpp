@@ -218,6 +218,9 @@ SmtpTransportOptions SmtpTransportOptions::from_config(const config::Config& con
     o.ehlo_hostname = config.hostname.empty() ? "localhost" : config.hostname;
     o.strip_headers = config.upstream.strip_headers;
     o.rewrite_from_header = config.upstream.sender_rewrite == config::SenderRewrite::envelope_header;
+    // QUIT is a courtesy (RFC 5321 names no timeout for it); a silent
+    // upstream must not hold a shutdown for the default 30 s.
+    o.timeouts.quit = std::chrono::seconds(5);
     return o;
 }
 

@@ -433,3 +433,15 @@ def test_connection_failures_count_as_connection_deferrals(upstream, relay_facto
     assert deferrals(relay, "auth") == 0 and deferrals(relay, "rate_limited") == 0
     upstream.up()
     assert len(wait_marker(upstream, marker)) == 1
+
+
+def test_sigterm_with_a_silent_upstream_still_exits_cleanly(upstream, relay_factory):
+    """Idle sessions get QUIT at shutdown; an upstream that never answers it
+    must not hold relaypool (the harness allows 30 s for SIGTERM)."""
+    upstream.add_fault("quit", action="hang")
+    relay = relay_factory(upstream)
+    marker = f"quit-{uuid.uuid4().hex}"
+    assert submit(relay, message(marker), ["someone@example.net"]) == {}
+    wait_marker(upstream, marker)
+    assert relay.stop() == 0, relay.log()[-3000:]
+    assert upstream.counter("quits") >= 1
