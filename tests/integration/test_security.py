@@ -180,6 +180,10 @@ def test_per_ip_limit(make_relay):
     extra = Raw(relay.port("submission"))
     assert extra.greeting.startswith(b"421 4.3.2"), extra.greeting
     assert extra.closed()
+    # The count is per address across listeners; implicit TLS gets the 421 inside TLS.
+    tls = Raw(relay.port("smtps"), tls_context=relay.pki.client_context())
+    assert tls.greeting.startswith(b"421 4.3.2"), tls.greeting
+    assert tls.closed()
     held.pop().close()
     time.sleep(0.2)
     works(relay)
@@ -297,9 +301,14 @@ def test_trusted_network_by_proxy_address(make_relay):
     raw.close()
 
 
-def test_idle_timeout(make_relay):
+@pytest.mark.parametrize("listener", ["submission", "smtps"])
+def test_idle_timeout(make_relay, listener):
     relay = make_relay(extra={"limits": {"idle_timeout": "1s"}})
-    raw = plain_session(relay)
+    if listener == "smtps":  # the final 421 is sent inside TLS after the read was cancelled
+        raw = Raw(relay.port("smtps"), tls_context=relay.pki.client_context())
+        assert raw.greeting.startswith(b"220 relay.test")
+    else:
+        raw = plain_session(relay)
     started = time.monotonic()
     assert raw.reply().startswith(b"421 4.4.2")
     assert time.monotonic() - started >= 0.9
