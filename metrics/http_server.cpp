@@ -186,19 +186,30 @@ void HttpServer::set_admin_token(std::string token) {
 
 std::string HttpServer::listen(const std::string& host, std::uint16_t port) {
     boost::system::error_code ec;
-    auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
-    if (ec) return "metrics.address: not an IP address: " + host;
-    tcp::endpoint endpoint(address, port);
+    auto& io = impl_->io;
+    tcp::endpoint endpoint;
+    auto address = net::ip::make_address(host, ec);
+    if (!ec) {
+        endpoint = tcp::endpoint(address, port);
+    } else {
+        // A host name: resolved once, the first address wins.
+        tcp::resolver resolver(io);
+        auto results = resolver.resolve(host, std::to_string(port), ec);
+        if (ec || results.empty()) return "metrics.address: cannot resolve " + host;
+        endpoint = results.begin()->endpoint();
+    }
     auto& acceptor = impl_->acceptor;
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && endpoint.address().is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec) {
-        acceptor.close(ec);
+        boost::system::error_code ignored;
+        acceptor.close(ignored);
         return "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message();
     }
-    net::co_spawn(impl_->io, impl_->accept_loop(), net::detached);
+    net::co_spawn(io, impl_->accept_loop(), net::detached);
     return {};
 }
 

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <optional>
 #include <utility>
 
 #include "common/log.hpp"
@@ -30,16 +31,28 @@ ConnectionLimits::Settings limit_settings(const config::Config& config) {
     return {config.limits.max_connections, config.limits.max_connections_per_ip};
 }
 
-std::string bind(ListenerState& listener) {
-    const auto& address = listener.config.address;
+// An IP literal, or a name resolved once at start (the first address wins).
+std::optional<tcp::endpoint> listen_endpoint(net::io_context& io, const config::Endpoint& address) {
     boost::system::error_code ec;
-    auto ip = net::ip::make_address(address.host == "localhost" ? "127.0.0.1" : address.host, ec);
-    if (ec) return "listener " + listener.config.name + ": not an IP address: " + address.host;
-    tcp::endpoint endpoint(ip, address.port);
+    auto ip = net::ip::make_address(address.host, ec);
+    if (!ec) return tcp::endpoint(ip, address.port);
+    tcp::resolver resolver(io);
+    auto results = resolver.resolve(address.host, std::to_string(address.port), ec);
+    if (ec || results.empty()) return std::nullopt;
+    return results.begin()->endpoint();
+}
+
+std::string bind(net::io_context& io, ListenerState& listener) {
+    const auto& address = listener.config.address;
+    auto endpoint = listen_endpoint(io, address);
+    if (!endpoint) return "listener " + listener.config.name + ": cannot resolve " + address.host;
+    boost::system::error_code ec;
     auto& acceptor = listener.acceptor;
-    acceptor.open(endpoint.protocol(), ec);
+    acceptor.open(endpoint->protocol(), ec);
     if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor.bind(endpoint, ec);
+    // "[::]:587" and "0.0.0.0:587" may both be configured (docs/configuration.md).
+    if (!ec && endpoint->address().is_v6()) acceptor.set_option(net::ip::v6_only(true), ec);
+    if (!ec) acceptor.bind(*endpoint, ec);
     if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
     if (ec)
         return "listener " + listener.config.name + ": cannot listen on " + address.text + ": " +
@@ -142,7 +155,7 @@ std::string Server::start() {
     core_->settings = make_settings(core_->start_config, error);
     if (!core_->settings) return error;
     for (auto& l : core_->listeners) {
-        error = bind(*l);
+        error = bind(core_->io, *l);
         if (!error.empty()) {
             boost::system::error_code ec;
             for (auto& other : core_->listeners) other->acceptor.close(ec);

@@ -63,7 +63,7 @@ def _openssl(*args, cwd):
 
 
 def make_pki(directory, names=("localhost",)) -> Pki:
-    """A CA and a server certificate (EC P-256) for `names` + 127.0.0.1, signed by it."""
+    """A CA and a server certificate (EC P-256) for `names`, 127.0.0.1 and ::1, signed by it."""
     pki = Pki(directory)
     os.makedirs(pki.dir, exist_ok=True)
     d = pki.dir
@@ -75,7 +75,7 @@ def make_pki(directory, names=("localhost",)) -> Pki:
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
              f"/CN={names[0]}", "-keyout", pki.key_file, "-out", csr, cwd=d)
     ext = os.path.join(d, "server.ext")
-    san = ",".join([f"DNS:{n}" for n in names] + ["IP:127.0.0.1"])
+    san = ",".join([f"DNS:{n}" for n in names] + ["IP:127.0.0.1", "IP:::1"])
     with open(ext, "w") as f:
         f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
     _openssl("x509", "-req", "-in", csr, "-CA", pki.ca_file, "-CAkey", pki.ca_key, "-CAcreateserial", "-days", "30",

@@ -194,3 +194,25 @@ def test_mail_size_parameter_within_limit(make_relay):
     raw = tls_session(relay)
     assert raw.command(b"MAIL FROM:<app@client.example> SIZE=99999").startswith(b"250")
     raw.close()
+
+
+def test_ipv6_and_ipv4_listeners_on_one_port_and_host_names(make_relay):
+    port = harness.free_port()
+    relay = make_relay(listeners=[
+        {"name": "submission", "tls": "starttls", "address": f"127.0.0.1:{port}"},
+        {"name": "submission6", "tls": "starttls", "address": f"[::1]:{port}"},
+        {"name": "smtps", "tls": "implicit", "address": f"localhost:{harness.free_port()}"},
+    ], start=False)
+    relay.config["metrics"]["address"] = f"localhost:{relay.metrics_port}"
+    relay.write_config(relay.config)
+    relay.start()
+    c = smtplib.SMTP("::1", port, timeout=30)
+    c.starttls(context=relay.pki.client_context())
+    c.login(USER, PASSWORD)
+    data = message("over-ipv6")
+    qid = send_with_id(c, data)
+    c.quit()
+    meta, received = assert_spooled(relay, qid, data)
+    assert meta["listener"] == ["submission6"] and meta["client"] == ["::1"]
+    assert b"[IPv6:::1]" in received or b"[::1]" in received
+    assert starttls_client(relay).noop()[0] == 250
