@@ -182,7 +182,9 @@ std::string Server::reload(const config::Config& config) {
         bool same = false;
         for (const auto& existing : core_->listeners)
             same =
-                same || (existing->config.name == l.name && existing->config.address.text == l.address.text);
+                same || (existing->config.name == l.name && existing->config.address.text == l.address.text &&
+                         existing->config.tls == l.tls && existing->config.require_auth == l.require_auth &&
+                         existing->config.proxy_protocol == l.proxy_protocol);
         if (!same) log::warn("smtpd", "listener changes apply after a restart", {{"listener", l.name}});
     }
     core_->settings = std::move(settings);
