@@ -173,6 +173,13 @@ def test_too_many_recipients(relay):
 
 
 # ---- connection limits ---------------------------------------------------------------
+def wait_sessions(relay, at_most, timeout=10):
+    deadline = time.monotonic() + timeout
+    while relay.sessions_active() > at_most:
+        assert time.monotonic() < deadline, "sessions did not close"
+        time.sleep(0.05)
+
+
 def test_per_ip_limit(make_relay):
     relay = make_relay(extra={"limits": {"max_connections_per_ip": 3}})
     relay.wait_idle()
@@ -185,7 +192,7 @@ def test_per_ip_limit(make_relay):
     assert tls.greeting.startswith(b"421 4.3.2"), tls.greeting
     assert tls.closed()
     held.pop().close()
-    time.sleep(0.2)
+    wait_sessions(relay, 2)  # the closed one's slot is free again
     works(relay)
     for raw in held:
         raw.close()
@@ -204,7 +211,7 @@ def test_total_connection_limit(make_relay):
     sock.close()
     for raw in held:
         raw.close()
-    time.sleep(0.2)
+    relay.wait_idle()
     works(relay)
 
 
