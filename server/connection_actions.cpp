@@ -137,11 +137,15 @@ net::awaitable<bool> Connection::act(protocol::action::VerifyAuth& a) {
     // PLAIN may name an authorization identity; we only let users act as themselves.
     if (!a.authzid.empty() && a.authzid != a.username) ok = false;
     if (ok) {
-        log::info("smtpd", "authenticated", {{"client", client_addr_}, {"user", a.username}});
+        log::info("smtpd", "authenticated",
+                  {{"client", client_addr_}, {"helo", session_->helo()}, {"user", a.username}});
     } else {
         core_->metrics.auth_failure(listener_.name);
         log::info("smtpd", "authentication failed",
-                  {{"client", client_addr_}, {"user", a.username}, {"mechanism", a.mechanism}});
+                  {{"client", client_addr_},
+                   {"helo", session_->helo()},
+                   {"user", a.username},
+                   {"mechanism", a.mechanism}});
         delay_.expires_after(settings_->config.limits.auth_failure_delay);
         co_await delay_.async_wait(use_tuple);
     }
