@@ -3,7 +3,7 @@
 // handlers live in connection_actions.cpp.
 #include "server/connection.hpp"
 
-#include <boost/asio/redirect_error.hpp>
+#include <vector>
 
 #include "common/log.hpp"
 #include "protocol/proxy_protocol.hpp"
@@ -112,26 +112,33 @@ net::awaitable<bool> Connection::admit() {
     co_return true;
 }
 
+// The header is parsed from peeked bytes and then exactly its length is
+// consumed, so whatever follows (SMTP, or the TLS ClientHello on an
+// implicit-TLS listener) stays in the socket for the next layer.
 net::awaitable<bool> Connection::read_proxy_header() {
-    std::string buffered;
-    char chunk[512];
+    std::vector<char> peeked(protocol::kProxyMaxHeader);
+    std::size_t have = 0;
     for (;;) {
         arm(kProxyTimeout);
-        auto [ec, n] = co_await stream_.read_some(chunk, sizeof chunk);
+        auto [ec, n] = co_await stream_.peek(peeked.data(), peeked.size(), have);
         disarm();
         if (ec) {
             log::debug("smtpd", "no PROXY header", {{"peer", peer_addr_}, {"error", ec.message()}});
             co_return false;
         }
-        buffered.append(chunk, n);
-        auto result = protocol::parse_proxy_header(buffered);
-        if (result.status == protocol::ProxyStatus::need_more) continue;
-        if (result.status == protocol::ProxyStatus::error) {
-            log::debug("smtpd", "bad PROXY header", {{"peer", peer_addr_}, {"error", result.error}});
+        have = n;
+        auto result = protocol::parse_proxy_header(std::string_view(peeked.data(), n));
+        if (result.status == protocol::ProxyStatus::need_more && n < peeked.size()) continue;
+        if (result.status != protocol::ProxyStatus::done) {
+            log::debug("smtpd", "bad PROXY header",
+                       {{"peer", peer_addr_}, {"error", result.error.empty() ? "too long" : result.error}});
+            co_return false;
+        }
+        if (auto consumed = stream_.consume(result.consumed)) {
+            log::debug("smtpd", "no PROXY header", {{"peer", peer_addr_}, {"error", consumed.message()}});
             co_return false;
         }
         if (!result.header.local && !result.header.src_addr.empty()) client_addr_ = result.header.src_addr;
-        leftover_ = buffered.substr(result.consumed);
         log::debug("smtpd", "PROXY header", {{"peer", peer_addr_}, {"client", client_addr_}});
         co_return true;
     }
@@ -172,10 +179,6 @@ net::awaitable<void> Connection::drive() {
 
     bool greeted = co_await send(session_->greeting().format(), idle_timeout());
     if (!greeted) co_return;
-    if (!leftover_.empty()) {
-        session_->feed(leftover_);
-        std::string().swap(leftover_);
-    }
     for (;;) {
         auto action = session_->next();
         bool go = co_await std::visit([this](auto& a) { return act(a); }, action);

@@ -89,7 +89,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     std::string peer_addr_;    // TCP peer
     std::string client_addr_;  // after PROXY protocol
-    std::string leftover_;     // SMTP bytes that arrived with the PROXY header
     std::optional<protocol::ServerSession> session_;
     std::unique_ptr<relay::SpoolWriter> writer_;
     std::string mail_from_;

@@ -113,6 +113,33 @@ net::awaitable<std::tuple<SmtpStream::error_code, std::size_t>> SmtpStream::read
     }
 }
 
+net::awaitable<std::tuple<SmtpStream::error_code, std::size_t>> SmtpStream::peek(char* data, std::size_t size,
+                                                                                 std::size_t have) {
+    for (;;) {
+        error_code ec;
+        std::size_t n = socket_.receive(net::buffer(data, size), tcp::socket::message_peek, ec);
+        bool again = ec == net::error::would_block || ec == net::error::try_again;
+        if (ec && !again) co_return std::tuple{ec, std::size_t{0}};
+        if (!ec && n == 0) co_return std::tuple{error_code(net::error::eof), std::size_t{0}};
+        if (!ec && (n > have || n == size)) co_return std::tuple{ec, n};
+        // Nothing new yet: the next arrival raises a new readiness event
+        // (nothing between the peek above and this wait runs the reactor).
+        ec = co_await wait(Want::read);
+        if (ec) co_return std::tuple{ec, std::size_t{0}};
+    }
+}
+
+SmtpStream::error_code SmtpStream::consume(std::size_t size) {
+    char sink[512];
+    while (size > 0) {
+        error_code ec;
+        std::size_t n = socket_.read_some(net::buffer(sink, std::min(size, sizeof sink)), ec);
+        if (ec) return ec;
+        size -= n;
+    }
+    return {};
+}
+
 net::awaitable<SmtpStream::error_code> SmtpStream::write(std::string_view bytes) {
     if (!ssl_) {
         auto [ec, n] = co_await net::async_write(socket_, net::buffer(bytes.data(), bytes.size()), use_tuple);

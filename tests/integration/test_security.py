@@ -280,6 +280,37 @@ def test_proxy_v2_ipv6(make_relay):
     assert meta["client"] == ["2001:db8::5"]
 
 
+def test_proxy_then_implicit_tls(make_relay):
+    listeners = [
+        {"name": "submission", "tls": "starttls"},
+        {"name": "smtps", "tls": "implicit"},
+        {"name": "smtps-proxied", "tls": "implicit", "proxy_protocol": True},
+    ]
+    relay = make_relay(listeners=listeners)
+    raw = Raw(relay.port("smtps-proxied"), tls_context=relay.pki.client_context(), prefix=proxy_v2("192.0.2.44"))
+    assert raw.greeting.startswith(b"220 relay.test")
+    assert raw.command(b"EHLO app.client.example").startswith(b"250-")
+    assert raw.command(auth_plain()).startswith(b"235")
+    assert raw.command(b"MAIL FROM:<app@client.example>").startswith(b"250")
+    assert raw.command(b"RCPT TO:<someone@example.net>").startswith(b"250")
+    assert raw.command(b"DATA").startswith(b"354")
+    raw.send(message("proxied-tls") + b".\r\n")
+    qid = queued_id(raw.reply())
+    raw.close()
+    meta, stored = relay.spooled(qid)
+    assert meta["client"] == ["192.0.2.44"] and meta["listener"] == ["smtps-proxied"]
+    assert b"[192.0.2.44]" in stored.split(b"\r\n\r\n")[0]
+
+
+def test_endless_line_costs_only_that_session(relay):
+    raw = tls_session(relay)
+    raw.send(b"NOOP " + b"A" * (4 << 20) + b"\r\n")
+    assert raw.reply() == b"500 5.5.2 Line too long\r\n"
+    assert raw.command(b"NOOP") == b"250 2.0.0 Ok\r\n"
+    raw.close()
+    works(relay)
+
+
 def test_per_ip_limit_uses_proxy_address(make_relay):
     relay = proxy_relay(make_relay, max_connections_per_ip=1)
     relay.wait_idle()
