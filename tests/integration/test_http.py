@@ -147,3 +147,19 @@ def test_readyz_503_with_reason_when_no_account_usable(make_relay):
     assert "account" in body
     relay.http("/api/v1/pool/sender@agency.example/resume", method="POST", body=b"")
     assert relay.http("/readyz") == (200, "ready\n")
+
+
+def test_port_in_use_exits_1_with_the_reason(make_relay):
+    import socket
+    import subprocess
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    relay = make_relay(start=False, listeners=[{"name": "submission", "tls": "starttls",
+                                                "address": f"127.0.0.1:{port}"}])
+    out = subprocess.run([harness.BIN, "serve", "--config", relay.config_path], capture_output=True, text=True,
+                         timeout=60)
+    blocker.close()
+    assert out.returncode == 1
+    assert "listener submission: cannot listen on 127.0.0.1:%d" % port in out.stderr
