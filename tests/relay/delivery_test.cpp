@@ -341,12 +341,18 @@ TEST_CASE("expiry of a held message (no account ever usable) still bounces") {
     CHECK(rig.dsns.queued[0].envelope.recipients[0].address == "app@client.example");
 }
 
-TEST_CASE("state write failure before sending: nothing sent, message keeps its last durable state") {
+TEST_CASE("state write failure on a deferral: the message keeps its last durable state and retries") {
     Rig rig;
+    int calls = 0;
+    rig.transport.script = [&](const relay::DeliveryRequest& r) {
+        auto report = delivered(r);
+        if (++calls == 1) report.recipients[0].outcome = {protocol::Stage::body, 451, "4.3.0", "try later"};
+        return report;
+    };
     rig.start();
     rig.spool.fail_state_writes(std::make_error_code(std::errc::no_space_on_device));
     const auto id = rig.submit("app@client.example", {"x@dest.example"});
-    CHECK(rig.transport.calls.empty());
+    CHECK(rig.transport.calls.size() == 1);
     auto m = rig.spool.load(id);
     REQUIRE(m);
     CHECK(m.value.state.state == MessageState::ready);
@@ -355,7 +361,7 @@ TEST_CASE("state write failure before sending: nothing sent, message keeps its l
     // The disk recovers: the message goes on its next attempt.
     rig.spool.fail_state_writes({});
     rig.advance(std::chrono::minutes(1));
-    CHECK(rig.transport.calls.size() == 1);
+    CHECK(rig.transport.calls.size() == 2);
     CHECK(rig.spool.list().empty());
 }
 
@@ -363,15 +369,19 @@ TEST_CASE("state write failure after the attempt: the message stays queued as it
     Rig rig;
     rig.transport.script = [&](const relay::DeliveryRequest& r) {
         rig.spool.fail_state_writes(std::make_error_code(std::errc::io_error));
-        return delivered(r);
+        auto report = delivered(r);
+        report.recipients[1].outcome = {protocol::Stage::rcpt, 450, "4.2.1", "receiving mail too quickly"};
+        return report;
     };
     rig.start();
-    const auto id = rig.submit("app@client.example", {"x@dest.example"});
+    const auto id = rig.submit("app@client.example", {"x@dest.example", "y@dest.example"});
     CHECK(rig.transport.calls.size() == 1);
     auto m = rig.spool.load(id);
-    REQUIRE(m);  // not removed: the delivered result was never durable
-    CHECK(m.value.state.state == MessageState::active);
+    REQUIRE(m);  // not removed: the partial result was never durable
+    CHECK(m.value.state.state == MessageState::ready);
+    CHECK(m.value.state.attempts == 0);
     CHECK(m.value.state.recipients[0].status == RecipientStatus::pending);
+    CHECK(m.value.state.recipients[1].status == RecipientStatus::pending);
 }
 
 TEST_CASE("a recipient budget smaller than the message splits it across accounts") {
