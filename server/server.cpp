@@ -117,6 +117,10 @@ net::awaitable<void> Server::Core::accept_loop(ListenerState& listener) {
             co_await backoff.async_wait(use_tuple);
             continue;
         }
+        // Replies are written whole and pipelined; Nagle would only hold a
+        // reply back until the client's delayed ACK (~40 ms per exchange).
+        boost::system::error_code nodelay_ec;
+        socket.set_option(net::ip::tcp::no_delay(true), nodelay_ec);
         auto slot = limits->try_connection();
         if (!slot) {
             refuse_overloaded(socket, listener);
