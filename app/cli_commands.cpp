@@ -9,6 +9,7 @@
 #include <string>
 
 #include "app/cli.hpp"
+#include "app/logging_setup.hpp"
 #include "app/serve.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
@@ -43,20 +44,6 @@ std::string read_password_line(const char* prompt) {
 void wipe(std::string& s) {
     std::fill(s.begin(), s.end(), '\0');
     s.clear();
-}
-
-log::Level log_level(config::LogLevel l) {
-    switch (l) {
-        case config::LogLevel::debug:
-            return log::Level::debug;
-        case config::LogLevel::info:
-            return log::Level::info;
-        case config::LogLevel::warn:
-            return log::Level::warn;
-        case config::LogLevel::error:
-            return log::Level::error;
-    }
-    return log::Level::info;
 }
 
 // Loads and validates; prints the error line and returns nullopt on failure.
@@ -106,8 +93,7 @@ int run_hash_password(const Options&) {
 int run_serve(const Options& options) {
     auto config = load(options.config);
     if (!config) return exit_usage;
-    log::configure(log_level(config->logging.level),
-                   config->logging.format == config::LogFormat::json ? log::Format::json : log::Format::text);
+    configure_logging(config->logging);
     log::info("main", "configuration loaded",
               {{"config", options.config}, {"version", RELAYPOOL_VERSION}, {"hostname", config->hostname}});
     return serve(*config, options.config);

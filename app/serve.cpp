@@ -10,6 +10,7 @@
 // the io_context destroys may still count), the io_context outlives everything
 // that owns sockets or timers.
 #include "app/serve.hpp"
+#include "app/logging_setup.hpp"
 
 #include <sys/resource.h>
 
@@ -33,20 +34,6 @@ namespace {
 namespace net = boost::asio;
 constexpr auto kSessionGrace = std::chrono::seconds(10);
 constexpr auto kStopDeadline = std::chrono::seconds(20);
-
-log::Level to_log_level(config::LogLevel level) {
-    switch (level) {
-        case config::LogLevel::debug:
-            return log::Level::debug;
-        case config::LogLevel::info:
-            return log::Level::info;
-        case config::LogLevel::warn:
-            return log::Level::warn;
-        case config::LogLevel::error:
-            return log::Level::error;
-    }
-    return log::Level::info;
-}
 
 // Many idle sessions need many descriptors: take the hard limit.
 void raise_nofile_limit() {
@@ -82,8 +69,7 @@ void reload(Services& s) {
     }
     s.relay.reload(*next);
     s.http.set_admin_token(next->admin.token);
-    log::configure(to_log_level(next->logging.level),
-                   next->logging.format == config::LogFormat::json ? log::Format::json : log::Format::text);
+    configure_logging(next->logging);
     log::info("main", "configuration reloaded");
 }
 

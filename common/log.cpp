@@ -41,9 +41,11 @@ std::string timestamp() {
                        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
+}  // namespace
+
 // JSON string escaping; also used for quoted text values, so control bytes
 // from clients can never forge a log line.
-void append_escaped(std::string& out, std::string_view s) {
+void append_json_escaped(std::string& out, std::string_view s) {
     for (unsigned char c : s) {
         switch (c) {
             case '"':
@@ -71,6 +73,8 @@ void append_escaped(std::string& out, std::string_view s) {
     }
 }
 
+namespace {
+
 bool needs_quotes(std::string_view v) {
     if (v.empty()) return true;
     for (unsigned char c : v) {
@@ -87,14 +91,14 @@ std::string format_text(Level level, std::string_view component, std::string_vie
     line += ' ';
     line += component;
     line += ": ";
-    append_escaped(line, message);
+    append_json_escaped(line, message);
     for (const auto& [key, value] : fields) {
         line += ' ';
         line += key;
         line += '=';
         if (needs_quotes(value)) {
             line += '"';
-            append_escaped(line, value);
+            append_json_escaped(line, value);
             line += '"';
         } else {
             line += value;
@@ -109,15 +113,15 @@ std::string format_json(Level level, std::string_view component, std::string_vie
     std::string line = "{\"ts\":\"" + timestamp() + "\",\"level\":\"";
     line += level_name(level);
     line += "\",\"component\":\"";
-    append_escaped(line, component);
+    append_json_escaped(line, component);
     line += "\",\"msg\":\"";
-    append_escaped(line, message);
+    append_json_escaped(line, message);
     line += '"';
     for (const auto& [key, value] : fields) {
         line += ",\"";
-        append_escaped(line, key);
+        append_json_escaped(line, key);
         line += "\":\"";
-        append_escaped(line, value);
+        append_json_escaped(line, value);
         line += '"';
     }
     line += "}\n";

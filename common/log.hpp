@@ -19,6 +19,10 @@ enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 enum class Format { text, json };
 
 void configure(Level level, Format format);
+
+// Appends `s` JSON-escaped (RFC 8259, without the quotes); control bytes
+// become \u00XX. Shared with the admin API's JSON writer.
+void append_json_escaped(std::string& out, std::string_view s);
 bool enabled(Level level);
 
 using Field = std::pair<std::string_view, std::string_view>;

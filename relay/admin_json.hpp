@@ -9,37 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include "common/log.hpp"
+
 namespace rp::relay::json {
 
 inline std::string quote(std::string_view s) {
     std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
+    log::append_json_escaped(out, s);
     return out + "\"";
 }
 
