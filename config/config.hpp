@@ -112,8 +112,10 @@ struct Pool {
     std::optional<OAuth2> oauth2;
 };
 
+// Loopback by default: this port also serves the admin API, and a
+// non-loopback address needs an admin token (see docs/configuration.md).
 struct Metrics {
-    Endpoint address{"0.0.0.0", 9090, "0.0.0.0:9090"};
+    Endpoint address{"127.0.0.1", 9090, "127.0.0.1:9090"};
 };
 
 struct Admin {

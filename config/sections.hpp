@@ -39,6 +39,16 @@ void load_metrics_admin_logging(const Map& root, Config& config, Where& where);
 // authenticate, no two sockets on one address.
 void check_cross_section(const Context& ctx, const Config& config, const Where& where);
 
+// exposure.cpp. `networks` ends with the entry just read (at `mark`, named
+// `key`); refuses it when it is too broad or completes a list that trusts
+// every IPv4 address (every IPv6 one includes them).
+void check_trusted_network(const Context& ctx, const YAML::Mark& mark, const std::string& key,
+                           const std::vector<Cidr>& networks);
+// A non-loopback metrics.address needs an admin token.
+void check_admin_exposure(const Context& ctx, const Config& config, const Where& where);
+// No PROXY protocol on a require_auth: false listener.
+void check_proxy_protocol(const Map& listener, const Listener& l);
+
 // The node of a list-valued key, checked to be a list (absent/empty = no
 // items).
 std::vector<YAML::Node> list_items(const Map& map, std::string_view name);

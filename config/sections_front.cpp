@@ -67,6 +67,7 @@ Listener load_listener(const Map& m) {
                {"none", ListenerTls::none}});
     m.read("require_auth", l.require_auth);
     m.read("proxy_protocol", l.proxy_protocol);
+    check_proxy_protocol(m, l);
     if (l.tls == ListenerTls::none && l.require_auth)
         m.bad_value("tls",
                     "\"none\" with require_auth: true cannot work: AUTH is only offered over TLS "
@@ -169,10 +170,8 @@ void load_trusted_networks(const Map& root, Config& config) {
         std::string why;
         auto cidr = parse_cidr(text, why);
         if (!cidr) root.ctx().fail(items[i].Mark(), key + ": invalid network \"" + text + "\": " + why);
-        if (cidr->prefix == 0)
-            root.ctx().fail(items[i].Mark(),
-                            key + ": \"" + text + "\" trusts every address, which would make an open relay");
         config.trusted_networks.push_back(*cidr);
+        check_trusted_network(root.ctx(), items[i].Mark(), key, config.trusted_networks);
     }
 }
 
@@ -192,6 +191,7 @@ void check_cross_section(const Context& ctx, const Config& config, const Where& 
                                                 "\" clashes with listener \"" + l.name + "\" on \"" +
                                                 l.address.text + "\"");
     }
+    check_admin_exposure(ctx, config, where);
 }
 
 }  // namespace rp::config::detail

@@ -50,7 +50,7 @@ void check_minimal(const Config& c) {
     CHECK(c.queue.max_age == 120h);
     CHECK(c.upstream.port == 587);
     CHECK(c.upstream.strip_headers == std::vector<std::string>{"Received", "X-Originating-IP"});
-    CHECK(c.metrics.address.port == 9090);
+    CHECK(c.metrics.address.text == "127.0.0.1:9090");  // loopback: no admin token needed
     CHECK(c.admin.token.empty());
 }
 
@@ -141,7 +141,20 @@ void check_dual_stack(const Config& c) {
     CHECK(c.metrics.address.host == "::1");
 }
 
+void check_public_metrics(const Config& c) {
+    CHECK(c.metrics.address.host == "::");
+    CHECK(c.admin.token == "admin-token-xyz");
+    REQUIRE(c.listeners.size() == 2);
+    CHECK(c.listeners[0].proxy_protocol);
+    CHECK(c.listeners[0].require_auth);
+    REQUIRE(c.trusted_networks.size() == 3);
+    CHECK(c.trusted_networks[1].contains("172.16.0.1"));
+    CHECK(!c.trusted_networks[1].contains("173.0.0.1"));
+    CHECK(c.trusted_networks[2].prefix == 7);
+}
+
 const std::map<std::string, std::function<void(const Config&)>> valid_checks = {
+    {"public_metrics.yaml", check_public_metrics},
     {"dual_stack.yaml", check_dual_stack},
     {"upstream_implicit.yaml", check_upstream_implicit},
     {"minimal.yaml", check_minimal},
@@ -226,6 +239,88 @@ TEST_CASE("an unreadable file is an error at 0:0") {
             CHECK(e.line() == 0);
             CHECK(e.column() == 0);
             CHECK(std::string(e.what()).starts_with(path + ":0:0: cannot read the configuration"));
+        }
+    }
+}
+
+namespace {
+
+// A minimal valid file plus `extra` YAML; the error text, or "" when it loads.
+std::string load_error(const std::string& extra) {
+    std::string yaml = R"(tls:
+  self_signed: true
+users:
+  - username: app
+    password_hash: '$y$j9T$ukcS85pBzJ/PTOxXxFxyQ1$w.YscO1SmAIq6P4GP2zUzC8AEVQKpqNC4bfstzLrnU3'
+pool:
+  accounts:
+    - username: a1@example.com
+      password: inline-secret-1
+)" + extra;
+    try {
+        load_string(yaml, "t.yaml");
+        return "";
+    } catch (const ConfigError& e) {
+        return e.message();
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the admin API may listen beyond loopback only with a token") {
+    struct Row {
+        const char* address;
+        bool loopback;
+    };
+    const Row rows[] = {
+        {"127.0.0.1:9090", true}, {"127.3.4.5:9090", true},          {"localhost:9090", true},
+        {"[::1]:9090", true},     {"[::ffff:127.0.0.1]:9090", true}, {"0.0.0.0:9090", false},
+        {"[::]:9090", false},     {"10.0.0.1:9090", false},          {"128.0.0.1:9090", false},
+        {"[::2]:9090", false},    {"metrics.example:9090", false},   {"[::ffff:10.0.0.1]:9090", false},
+    };
+    setenv("RP_TEST_ADMIN_TOKEN", "admin-token-from-env", 1);
+    for (const Row& row : rows) {
+        CAPTURE(row.address);
+        std::string metrics = std::string("metrics:\n  address: \"") + row.address + "\"\n";
+        std::string refused = load_error(metrics);
+        if (row.loopback) {
+            CHECK(refused.empty());
+        } else {
+            CHECK(refused.starts_with("metrics.address: \"" + std::string(row.address) +
+                                      "\" is not a loopback"));
+        }
+        for (const char* admin : {"admin:\n  token: t0ken\n", "admin:\n  token_env: RP_TEST_ADMIN_TOKEN\n"})
+            CHECK(load_error(metrics + admin).empty());
+    }
+    CHECK(load_error("").empty());  // the default address is loopback
+}
+
+TEST_CASE("trusted_networks: the broadest accepted networks and lists") {
+    struct Row {
+        const char* networks;
+        const char* refusal;  // start of the message, "" = accepted
+    };
+    const Row rows[] = {
+        {R"(["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"])", ""},
+        {R"(["fc00::/7", "fe80::/10", "2001:db8::/32"])", ""},
+        {R"(["::ffff:10.0.0.0/104", "::ffff:192.168.1.1"])", ""},
+        {R"(["0.0.0.0/8", "1.0.0.0/8", "2.0.0.0/7"])",
+         "trusted_networks[2]: \"2.0.0.0/7\" is broader than an IPv4 /8"},
+        {R"(["::ffff:0:0/97"])",
+         "trusted_networks[0]: \"::ffff:0:0/97\" holds the IPv4-mapped addresses of 0.0.0.0/1"},
+        {R"(["::/96"])", ""},  // IPv4-compatible ::a.b.c.d: no client is matched through it
+        {R"(["::/80"])", "trusted_networks[0]: \"::/80\" holds the IPv4-mapped addresses of 0.0.0.0/0"},
+        {R"(["::/0"])", "trusted_networks[0]: \"::/0\" trusts every address"},
+        {R"(["0.0.0.0/0"])", "trusted_networks[0]: \"0.0.0.0/0\" trusts every address"},
+        {R"(["fe00::/7", "fc00::/7"])", ""},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.networks);
+        std::string refused = load_error(std::string("trusted_networks: ") + row.networks + "\n");
+        if (*row.refusal == '\0') {
+            CHECK(refused.empty());
+        } else {
+            CHECK(refused.starts_with(row.refusal));
         }
     }
 }
