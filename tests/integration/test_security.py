@@ -221,7 +221,8 @@ def proxy_relay(make_relay, **limits):
         {"name": "submission", "tls": "starttls"},
         {"name": "smtps", "tls": "implicit"},
         {"name": "proxied", "tls": "starttls", "proxy_protocol": True},
-        {"name": "trusted", "tls": "starttls", "proxy_protocol": True, "require_auth": False},
+        # No require_auth: false listener with proxy_protocol: check-config refuses it (any peer
+        # could claim a trusted address; tests/data/config/invalid/proxy_without_auth.yaml).
     ]
     extra = {"trusted_networks": ["203.0.113.0/24"], "limits": limits}
     return make_relay(listeners=listeners, extra=extra)
@@ -325,15 +326,7 @@ def test_per_ip_limit_uses_proxy_address(make_relay):
 
 def test_trusted_network_by_proxy_address(make_relay):
     relay = proxy_relay(make_relay)
-    # 203.0.113.0/24 is trusted on the require_auth: false listener: no AUTH needed.
-    raw = tls_session(relay, "trusted", prefix=proxy_v1("203.0.113.9"), login=False)
-    assert raw.command(b"MAIL FROM:<app@client.example>").startswith(b"250")
-    raw.close()
-    # The TCP peer (127.0.0.1) is not what counts: an untrusted PROXY address must AUTH.
-    raw = tls_session(relay, "trusted", prefix=proxy_v1("198.51.100.9"), login=False)
-    assert raw.command(b"MAIL FROM:<app@client.example>") == b"530 5.7.0 Authentication required\r\n"
-    raw.close()
-    # A trusted address on a require_auth: true listener still needs AUTH.
+    # A trusted PROXY address on a require_auth: true listener still needs AUTH.
     raw = tls_session(relay, "proxied", prefix=proxy_v1("203.0.113.9"), login=False)
     assert raw.command(b"MAIL FROM:<app@client.example>") == b"530 5.7.0 Authentication required\r\n"
     raw.close()
@@ -352,3 +345,75 @@ def test_idle_timeout(make_relay, listener):
     assert time.monotonic() - started >= 0.9
     assert raw.closed()
     works(relay)
+
+
+# ---- PROXY header: no busy loop, one deadline, per-address limit before it -----------
+def cpu_ticks(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_partial_proxy_header_does_not_spin(make_relay):
+    relay = proxy_relay(make_relay)
+    relay.wait_idle()
+    sock = socket.create_connection(("127.0.0.1", relay.port("proxied")), timeout=10)
+    sock.sendall(b"PROXY TCP4 ")
+    time.sleep(0.2)
+    before = cpu_ticks(relay.proc.pid)
+    time.sleep(4)  # inside the 5 s header deadline
+    used = cpu_ticks(relay.proc.pid) - before
+    sock.close()
+    # A busy loop costs ~400 ticks here (one core); an idle relay ~0-5.
+    assert used < 60, f"{used} CPU ticks in 4 s with one stalled PROXY header"
+    works(relay, "proxied", prefix=proxy_v1("198.51.100.21"))
+
+
+def test_proxy_header_has_one_total_deadline(make_relay):
+    relay = proxy_relay(make_relay)
+    sock = socket.create_connection(("127.0.0.1", relay.port("proxied")), timeout=10)
+    header = proxy_v1("198.51.100.7")
+    started = time.monotonic()
+    closed = False
+    for b in header[:12]:  # a byte every second: 12 s, past the 5 s deadline
+        try:
+            sock.sendall(bytes([b]))
+            sock.settimeout(1)
+            if sock.recv(100) == b"":
+                closed = True
+                break
+        except socket.timeout:
+            pass
+        except OSError:
+            closed = True
+            break
+    elapsed = time.monotonic() - started
+    sock.close()
+    assert closed, "a PROXY header dripped byte by byte was never timed out"
+    assert elapsed < 9, f"closed only after {elapsed:.1f} s"
+
+
+def test_per_ip_limit_counts_the_peer_while_the_proxy_header_is_read(make_relay):
+    relay = proxy_relay(make_relay, max_connections_per_ip=2)
+    relay.wait_idle()
+    stalled = []
+    for _ in range(2):
+        sock = socket.create_connection(("127.0.0.1", relay.port("proxied")), timeout=10)
+        sock.sendall(b"PROXY TCP4 ")
+        stalled.append(sock)
+    time.sleep(0.3)
+    # A third connection from the same peer is closed at once (not after the 5 s deadline).
+    third = socket.create_connection(("127.0.0.1", relay.port("proxied")), timeout=2)
+    try:
+        assert third.recv(100) == b""
+    finally:
+        third.close()
+    relay.wait_log(r"too many connections from address.*client=\"?127\.0\.0\.1")
+    for sock in stalled:
+        sock.close()
+    # Once the header is read, the PROXY address counts instead of the peer: three
+    # proxied sessions from one peer are fine with a limit of two.
+    time.sleep(0.3)
+    held = [plain_session(relay, "proxied", prefix=proxy_v1(f"198.51.100.{30 + i}")) for i in range(3)]
+    works(relay, "proxied", prefix=proxy_v1("198.51.100.40"))
+    for raw in held:
+        raw.close()
