@@ -93,6 +93,19 @@ void ServerSession::Impl::reset_session_for_tls() {
     mode = Mode::command;
 }
 
+// Between commands nothing refers to `in` (once consumed) or `data_out`
+// (the last MessageData is no longer valid after this next()). After a large
+// message both keep the capacity of its biggest read and slice; an idle
+// session should not, so beyond kIdleBufferKeep they are released.
+void ServerSession::Impl::release_idle_buffers() {
+    if (mode != Mode::command) return;  // mid-message: they are reused at once
+    if (in_pos == in.size() && in.capacity() > kIdleBufferKeep) {
+        std::string().swap(in);
+        in_pos = 0;
+    }
+    if (data_out.capacity() > kIdleBufferKeep) std::string().swap(data_out);
+}
+
 bool ServerSession::Impl::step() {
     if (closing) return false;
     switch (mode) {
@@ -221,6 +234,7 @@ Action ServerSession::next() {
         }
         if (!s.step()) {
             if (!s.out.empty()) return take_write();
+            s.release_idle_buffers();
             return action::NeedMore{};
         }
     }
@@ -318,6 +332,9 @@ bool ServerSession::closed() const {
 }
 std::size_t ServerSession::buffered() const {
     return impl_->in.size() - impl_->in_pos;
+}
+std::size_t ServerSession::buffer_capacity() const {
+    return impl_->in.capacity() + impl_->data_out.capacity() + impl_->out.capacity();
 }
 
 }  // namespace rp::protocol

@@ -195,6 +195,9 @@ class ServerSession {
     bool closed() const;  // Close was returned
     // Client bytes held but not yet processed (bounded: see the invariants).
     std::size_t buffered() const;
+    // Bytes of buffer capacity held (input, replies, message data). While the
+    // session waits for a command it is small (a few KiB) whatever came before.
+    std::size_t buffer_capacity() const;
 
     // Data end detection etc. live in DataReader (protocol/data_reader.hpp);
     // the implementation is private.

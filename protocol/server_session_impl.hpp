@@ -21,6 +21,7 @@ namespace rp::protocol {
 inline constexpr std::size_t kMaxCommandLine = 512;      // octets including CRLF (RFC 5321 4.5.3.1.4)
 inline constexpr std::size_t kMaxAuthLine = 12288;       // RFC 4954 4
 inline constexpr std::size_t kMaxDataSlice = 64 * 1024;  // largest MessageData handed out at once
+inline constexpr std::size_t kIdleBufferKeep = 4096;     // buffer capacity an idle session may keep
 
 enum class Mode {
     command,    // reading command lines
@@ -89,6 +90,7 @@ struct ServerSession::Impl {
     void reset_transaction();
     void abort_if_begun(action::AbortReason reason);
     void reset_session_for_tls();
+    void release_idle_buffers();
 
     // --- server_verbs.cpp ---
     void dispatch(Command& cmd);
