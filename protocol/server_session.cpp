@@ -268,6 +268,14 @@ void ServerSession::auth_result(bool ok) {
     s.auth_pending_user.clear();
 }
 
+void ServerSession::auth_unavailable() {
+    Impl& s = *impl_;
+    expect(s.awaiting, Await::auth, "auth_unavailable()");
+    s.awaiting = Await::none;
+    s.reply(Reply::make(454, esc::security_temp, "Temporary authentication failure"));
+    s.auth_pending_user.clear();
+}
+
 void ServerSession::message_begun(bool ok) {
     Impl& s = *impl_;
     expect(s.awaiting, Await::begin, "message_begun()");

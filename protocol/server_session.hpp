@@ -14,7 +14,9 @@
 //                      (handshake failure: close the connection)
 //     VerifyAuth    -> check the credentials off the event loop, then
 //                      session.auth_result(ok)  (on !ok the driver waits
-//                      limits.auth_failure_delay before the next next())
+//                      limits.auth_failure_delay before the next next());
+//                      when the check cannot run now (the checkers are
+//                      overloaded): session.auth_unavailable() instead
 //     BeginMessage  -> spool.begin(a.envelope); session.message_begun(ok)
 //                      (asked at DATA BEFORE the 354 is sent, so a spool
 //                      that cannot take the message gets a 451 at once; at
@@ -182,6 +184,10 @@ class ServerSession {
     // Results of asynchronous actions.
     void tls_started();
     void auth_result(bool ok);
+    // The credentials could not be checked (temporary): `454 4.7.0
+    // Temporary authentication failure`; not counted as a failed AUTH, the
+    // client may try again.
+    void auth_unavailable();
     void message_begun(bool ok);
     void message_write_failed();
     void message_committed(std::string_view id);

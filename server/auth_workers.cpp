@@ -17,7 +17,7 @@ const std::string& decoy_hash() {
 
 }  // namespace
 
-AuthWorkers::AuthWorkers(unsigned threads) {
+AuthWorkers::AuthWorkers(unsigned threads, std::size_t max_queued) : max_queued_(max_queued) {
     if (threads == 0) threads = 1;
     for (unsigned i = 0; i < threads; ++i) threads_.emplace_back([this] { run(); });
 }
@@ -31,12 +31,21 @@ AuthWorkers::~AuthWorkers() {
     for (auto& t : threads_) t.join();
 }
 
-void AuthWorkers::submit(std::string password, std::string hash, std::function<void(bool)> done) {
+bool AuthWorkers::submit(std::string password, std::string hash, std::function<void(bool)> done) {
+    bool accepted = false;
     {
         std::lock_guard lock(mutex_);
-        jobs_.push_back(Job{std::move(password), std::move(hash), std::move(done)});
+        if (jobs_.size() < max_queued_) {
+            jobs_.push_back(Job{std::move(password), std::move(hash), std::move(done)});
+            accepted = true;
+        }
+    }
+    if (!accepted) {
+        OPENSSL_cleanse(password.data(), password.size());
+        return false;
     }
     wake_.notify_one();
+    return true;
 }
 
 void AuthWorkers::run() {

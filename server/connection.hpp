@@ -67,11 +67,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::asio::awaitable<bool> act(protocol::action::AbortMessage& a);
     boost::asio::awaitable<bool> act(protocol::action::Close& a);
 
-    boost::asio::awaitable<bool> verify_password(std::string password, std::string hash);
+    // busy: the AUTH workers' queue is full, the check did not run.
+    enum class PasswordCheck { ok, failed, busy };
+    boost::asio::awaitable<PasswordCheck> verify_password(std::string password, std::string hash);
     boost::asio::awaitable<std::pair<std::error_code, std::string>> commit();
 
     // Deadline watchdog (one timer; re-armed lazily, see connection.cpp).
     void arm(std::chrono::milliseconds timeout);
+    void arm_until(Clock::time_point deadline);
     void disarm() { io_pending_ = false; }
     void watch(Clock::time_point at);
     void on_watch(unsigned generation);

@@ -120,11 +120,15 @@ net::awaitable<bool> Connection::act(protocol::action::StartTls&) {
     co_return true;
 }
 
-net::awaitable<bool> Connection::verify_password(std::string password, std::string hash) {
+net::awaitable<Connection::PasswordCheck> Connection::verify_password(std::string password,
+                                                                      std::string hash) {
     auto* workers = &core_->auth;
-    return await_callback<bool>([workers, password = std::move(password),
-                                 hash = std::move(hash)](std::function<void(bool)> done) mutable {
-        workers->submit(std::move(password), std::move(hash), std::move(done));
+    return await_callback<PasswordCheck>([workers, password = std::move(password), hash = std::move(hash)](
+                                             std::function<void(PasswordCheck)> done) mutable {
+        bool queued = workers->submit(std::move(password), std::move(hash), [done](bool ok) {
+            done(ok ? PasswordCheck::ok : PasswordCheck::failed);
+        });
+        if (!queued) done(PasswordCheck::busy);
     });
 }
 
@@ -133,23 +137,32 @@ net::awaitable<bool> Connection::act(protocol::action::VerifyAuth& a) {
     OPENSSL_cleanse(a.password.data(), a.password.size());
     auto it = settings_->password_hashes.find(a.username);
     std::string hash = it == settings_->password_hashes.end() ? std::string() : it->second;
-    bool ok = co_await verify_password(std::move(password), std::move(hash));
+    PasswordCheck check = co_await verify_password(std::move(password), std::move(hash));
+    bool ok = check == PasswordCheck::ok;
     // PLAIN may name an authorization identity; we only let users act as themselves.
     if (!a.authzid.empty() && a.authzid != a.username) ok = false;
     if (ok) {
         log::info("smtpd", "authenticated",
                   {{"client", client_addr_}, {"helo", session_->helo()}, {"user", a.username}});
-    } else {
-        core_->metrics.auth_failure(listener_.name);
-        log::info("smtpd", "authentication failed",
-                  {{"client", client_addr_},
-                   {"helo", session_->helo()},
-                   {"user", a.username},
-                   {"mechanism", a.mechanism}});
-        delay_.expires_after(settings_->config.limits.auth_failure_delay);
-        co_await delay_.async_wait(use_tuple);
+        session_->auth_result(true);
+        co_return true;
     }
-    session_->auth_result(ok);
+    core_->metrics.auth_failure(listener_.name);
+    const bool busy = check == PasswordCheck::busy;
+    log::info("smtpd", busy ? "authentication refused, password checks overloaded" : "authentication failed",
+              {{"client", client_addr_},
+               {"helo", session_->helo()},
+               {"user", a.username},
+               {"mechanism", a.mechanism}});
+    // The delay also paces a client that floods AUTH while the checks are
+    // overloaded (454 comes without any hashing).
+    delay_.expires_after(settings_->config.limits.auth_failure_delay);
+    co_await delay_.async_wait(use_tuple);
+    if (busy) {
+        session_->auth_unavailable();
+    } else {
+        session_->auth_result(false);
+    }
     co_return true;
 }
 
