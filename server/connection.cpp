@@ -94,8 +94,18 @@ net::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
 // then the implicit TLS handshake.
 net::awaitable<bool> Connection::admit() {
     if (listener_.proxy_protocol) {
+        // The TCP peer holds a per-address slot while its header is read, so
+        // one address cannot park more than max_connections_per_ip
+        // connections in the PROXY phase. No reply: the header has not been
+        // read, the bytes that follow may be a TLS ClientHello.
+        address_slot_ = core_->limits->try_address(peer_addr_);
+        if (!address_slot_) {
+            log::info("smtpd", "too many connections from address", {{"client", peer_addr_}});
+            co_return false;
+        }
         bool ok = co_await read_proxy_header();
         if (!ok) co_return false;
+        address_slot_.reset();  // from here the PROXY source address counts
     }
     address_slot_ = core_->limits->try_address(client_addr_);
     if (!address_slot_) {
@@ -112,32 +122,45 @@ net::awaitable<bool> Connection::admit() {
     co_return true;
 }
 
-// The header is parsed from peeked bytes and then exactly its length is
-// consumed, so whatever follows (SMTP, or the TLS ClientHello on an
-// implicit-TLS listener) stays in the socket for the next layer.
+// The header is parsed from peeked bytes, and only header bytes are ever
+// consumed: while the parser needs more, everything peeked so far is part of
+// the header (it has not ended yet), so it is consumed at once (no unread
+// bytes remain, so the next wait really waits); once it is complete, exactly
+// its remaining length is consumed and whatever follows (SMTP, or the TLS
+// ClientHello on an implicit-TLS listener) stays in the socket for the next
+// layer. One deadline for the whole header: a client dripping bytes cannot
+// extend it.
 net::awaitable<bool> Connection::read_proxy_header() {
-    std::vector<char> peeked(protocol::kProxyMaxHeader);
+    std::vector<char> header(protocol::kProxyMaxHeader);
     std::size_t have = 0;
+    const auto deadline = Clock::now() + kProxyTimeout;
     for (;;) {
-        arm(kProxyTimeout);
-        auto [ec, n] = co_await stream_.peek(peeked.data(), peeked.size(), have);
+        arm_until(deadline);
+        auto [ec, n] = co_await stream_.peek(header.data() + have, header.size() - have);
         disarm();
         if (ec) {
             log::debug("smtpd", "no PROXY header", {{"peer", peer_addr_}, {"error", ec.message()}});
             co_return false;
         }
-        have = n;
-        auto result = protocol::parse_proxy_header(std::string_view(peeked.data(), n));
-        if (result.status == protocol::ProxyStatus::need_more && n < peeked.size()) continue;
-        if (result.status != protocol::ProxyStatus::done) {
+        auto result = protocol::parse_proxy_header(std::string_view(header.data(), have + n));
+        std::size_t take = n;  // need_more: all of it is header
+        if (result.status == protocol::ProxyStatus::done) {
+            // The prefix `have` was incomplete, so the header ends after it.
+            take = result.consumed > have ? result.consumed - have : 0;
+        }
+        bool complete = result.status == protocol::ProxyStatus::done && result.consumed > have;
+        bool more = result.status == protocol::ProxyStatus::need_more && have + n < header.size();
+        if (!complete && !more) {
             log::debug("smtpd", "bad PROXY header",
                        {{"peer", peer_addr_}, {"error", result.error.empty() ? "too long" : result.error}});
             co_return false;
         }
-        if (auto consumed = stream_.consume(result.consumed)) {
+        if (auto consumed = stream_.consume(take)) {
             log::debug("smtpd", "no PROXY header", {{"peer", peer_addr_}, {"error", consumed.message()}});
             co_return false;
         }
+        have += take;
+        if (more) continue;
         if (!result.header.local && !result.header.src_addr.empty()) client_addr_ = result.header.src_addr;
         log::debug("smtpd", "PROXY header", {{"peer", peer_addr_}, {"client", client_addr_}});
         co_return true;
@@ -195,7 +218,8 @@ net::awaitable<bool> Connection::send(std::string_view bytes, std::chrono::milli
 }
 
 net::awaitable<bool> Connection::send_final(const protocol::Reply& reply) {
-    co_return co_await send(reply.format(), kFinalReplyTimeout);
+    bool sent = co_await send(reply.format(), kFinalReplyTimeout);
+    co_return sent;
 }
 
 void Connection::request_stop() {
@@ -216,7 +240,11 @@ void Connection::force_close() {
 // driver then sends a final 421), and the socket closed on a second expiry.
 
 void Connection::arm(std::chrono::milliseconds timeout) {
-    deadline_ = Clock::now() + timeout;
+    arm_until(Clock::now() + timeout);
+}
+
+void Connection::arm_until(Clock::time_point deadline) {
+    deadline_ = deadline;
     io_pending_ = true;
     if (!watch_active_ || watchdog_.expiry() > deadline_) watch(deadline_);
 }

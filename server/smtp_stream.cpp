@@ -113,17 +113,17 @@ net::awaitable<std::tuple<SmtpStream::error_code, std::size_t>> SmtpStream::read
     }
 }
 
-net::awaitable<std::tuple<SmtpStream::error_code, std::size_t>> SmtpStream::peek(char* data, std::size_t size,
-                                                                                 std::size_t have) {
+net::awaitable<std::tuple<SmtpStream::error_code, std::size_t>> SmtpStream::peek(char* data,
+                                                                                 std::size_t size) {
     for (;;) {
         error_code ec;
         std::size_t n = socket_.receive(net::buffer(data, size), tcp::socket::message_peek, ec);
         bool again = ec == net::error::would_block || ec == net::error::try_again;
         if (ec && !again) co_return std::tuple{ec, std::size_t{0}};
         if (!ec && n == 0) co_return std::tuple{error_code(net::error::eof), std::size_t{0}};
-        if (!ec && (n > have || n == size)) co_return std::tuple{ec, n};
-        // Nothing new yet: the next arrival raises a new readiness event
-        // (nothing between the peek above and this wait runs the reactor).
+        if (!ec) co_return std::tuple{ec, n};
+        // Nothing queued: wait for the next arrival. (Waiting while peeked
+        // bytes are still queued would return at once: see the header.)
         ec = co_await wait(Want::read);
         if (ec) co_return std::tuple{ec, std::size_t{0}};
     }

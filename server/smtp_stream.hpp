@@ -41,12 +41,13 @@ class SmtpStream {
     // Waits until bytes are available, then copies up to `size` of them into
     // `data` without suspending again. eof when the peer closed.
     boost::asio::awaitable<std::tuple<error_code, std::size_t>> read_some(char* data, std::size_t size);
-    // Plain socket only (before TLS): waits until more than `have` bytes are
-    // queued, then copies up to `size` of them without consuming them. Lets
-    // the PROXY header be parsed without reading into what follows it (the
-    // TLS ClientHello on implicit-TLS listeners).
-    boost::asio::awaitable<std::tuple<error_code, std::size_t>> peek(char* data, std::size_t size,
-                                                                     std::size_t have);
+    // Plain socket only (before TLS): waits until bytes are queued, then
+    // copies up to `size` of them without consuming them. Lets the PROXY
+    // header be parsed without reading into what follows it (the TLS
+    // ClientHello on implicit-TLS listeners). The caller must consume() what
+    // it peeked before peeking again: readiness is level-triggered, so unread
+    // bytes would make the wait return at once (a busy loop).
+    boost::asio::awaitable<std::tuple<error_code, std::size_t>> peek(char* data, std::size_t size);
     // Plain socket only: consumes exactly `size` bytes that peek() showed.
     error_code consume(std::size_t size);
     // Writes all of `bytes` (which must stay valid until completion).
