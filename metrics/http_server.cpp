@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -29,6 +30,12 @@ constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 constexpr std::size_t kMaxBody = 1 << 20;
 constexpr auto kRequestTimeout = std::chrono::seconds(30);
+// Scrapers and the admin CLI need a handful of connections; the cap keeps
+// idle or slow clients from taking the process's file descriptors.
+constexpr std::size_t kMaxConnections = 64;
+// accept() failing (EMFILE, ENFILE, ENOBUFS) would fail again at once: wait.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
 
 HttpResponse text(int status, std::string body) {
     return HttpResponse{status, "text/plain; charset=utf-8", std::move(body)};
@@ -79,6 +86,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     ApiHandler api;
     std::string token;
     std::list<beast::tcp_stream*> open;  // for stop()
+    std::size_t connections = 0;         // counted at accept, before serve() starts
     bool stopped = false;
 
     net::awaitable<void> accept_loop();
@@ -87,15 +95,37 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     net::awaitable<HttpResponse> call_api(HttpRequest request);
 };
 
+// Accept errors back off (never spin) and are logged at most once per
+// kAcceptLogInterval with the number of failures since the last line.
+// Over kMaxConnections a new connection is closed at once.
 net::awaitable<void> HttpServer::Impl::accept_loop() {
     auto self = shared_from_this();
+    net::steady_timer backoff(io);
+    std::optional<std::chrono::steady_clock::time_point> last_log;
+    std::uint64_t failures = 0;
     while (!stopped) {
         auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
         if (ec) {
             if (ec == net::error::operation_aborted || stopped) co_return;
-            log::warn("http", "accept failed", {{"error", ec.message()}});
+            ++failures;
+            auto now = std::chrono::steady_clock::now();
+            if (!last_log || now - *last_log >= kAcceptLogInterval) {
+                log::warn("http", "accept failed",
+                          {{"error", ec.message()}, {"failures", std::to_string(failures)}});
+                last_log = now;
+                failures = 0;
+            }
+            backoff.expires_after(kAcceptBackoff);
+            co_await backoff.async_wait(use_tuple);
             continue;
         }
+        if (connections >= kMaxConnections) {
+            log::debug("http", "too many connections, closing a new one");
+            boost::system::error_code ignored;
+            socket.close(ignored);
+            continue;
+        }
+        ++connections;
         net::co_spawn(io, serve(std::move(socket)), net::detached);
     }
 }
@@ -166,6 +196,7 @@ net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket) {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     open.erase(registration);
+    --connections;
 }
 
 HttpServer::HttpServer(net::io_context& io, Metrics& metrics) : impl_(std::make_shared<Impl>(io, metrics)) {}

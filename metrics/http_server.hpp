@@ -6,7 +6,9 @@
 // answers 401 otherwise; /metrics, /healthz, /readyz never need it.
 //
 // Runs on the caller's io_context (single thread). Beast stays inside the
-// .cpp. Requests are bounded (1 MiB body, 30 s per request). Used by app/.
+// .cpp. Requests are bounded (1 MiB body, 30 s per request); at most 64
+// connections are open at once (more are closed at once); accept errors
+// (EMFILE) back off 100 ms and are logged at most every 10 s. Used by app/.
 #pragma once
 
 #include <cstdint>

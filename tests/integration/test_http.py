@@ -163,3 +163,38 @@ def test_port_in_use_exits_1_with_the_reason(make_relay):
     blocker.close()
     assert out.returncode == 1
     assert "listener submission: cannot listen on 127.0.0.1:%d" % port in out.stderr
+
+
+# ---- the HTTP accept loop out of file descriptors ------------------------------------
+def test_http_accept_backs_off_when_out_of_descriptors(make_relay):
+    import os
+    import resource
+    import socket
+
+    relay = make_relay()
+    pid = relay.proc.pid
+
+    def ticks():
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    log_start = len(relay.log())
+    socks = []
+    try:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (len(os.listdir(f"/proc/{pid}/fd")) + 4, hard))
+        socks = [socket.create_connection(("127.0.0.1", relay.metrics_port), timeout=5) for _ in range(30)]
+        relay.wait_log(r"warn http: accept failed", start=log_start)
+        before = ticks()
+        time.sleep(3)
+        used = ticks() - before
+    finally:
+        for s in socks:
+            s.close()
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+    lines = relay.log()[log_start:].count("accept failed")
+    # Without a back-off: a core busy and millions of lines; with it: 10 tries a second,
+    # one log line per 10 s.
+    assert used < 60, f"{used} CPU ticks in 3 s with accept() failing"
+    assert lines <= 2, f"{lines} 'accept failed' lines"
+    assert relay.http("/healthz") == (200, "ok\n")

@@ -1,6 +1,7 @@
 // The operations HTTP endpoint over a real local socket: routes, readiness
 // reasons, the admin token (missing / wrong / right, constant-time compare),
-// and an admin handler that answers later from another thread.
+// an admin handler that answers later from another thread, and the cap on
+// open connections.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,8 +10,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "metrics/http_server.hpp"
 #include "metrics/metrics.hpp"
@@ -37,6 +40,19 @@ std::string request(std::uint16_t port, const std::string& text) {
     for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) out.append(buf, n);
     ::close(fd);
     return out;
+}
+
+// A connected socket with a 10 s receive timeout; the caller closes it.
+int connect_to(std::uint16_t port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    return fd;
 }
 
 std::string get(std::uint16_t port, const std::string& target, const std::string& headers = "") {
@@ -140,4 +156,27 @@ TEST_CASE("admin API: bearer token and a reply from another thread") {
     if (worker.joinable()) worker.join();
     CHECK(status_of(ok) == 200);
     CHECK(body_of(ok) == "POST /api/v1/pool/a%40b/pause q=x=1 body={}");
+}
+
+TEST_CASE("at most 64 connections: one more is closed at once, a freed slot serves again") {
+    Running r;
+    auto port = r.http.port();
+    std::vector<int> idle;
+    for (int i = 0; i < 64; ++i) idle.push_back(connect_to(port));
+    // Accepted in order, so the 65th finds the 64 counted: closed without an
+    // answer (EOF, not the 10 s receive timeout of an idle connection).
+    int extra = connect_to(port);
+    char byte = 0;
+    CHECK(::recv(extra, &byte, 1, 0) == 0);
+    ::close(extra);
+    ::close(idle.back());
+    idle.pop_back();
+    // The freed slot is released asynchronously: retry briefly.
+    int status = 0;
+    for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
+        status = status_of(get(port, "/healthz"));
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(status == 200);
+    for (int fd : idle) ::close(fd);
 }
