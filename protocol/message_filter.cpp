@@ -26,19 +26,25 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
+// Where the line end at `i` (a CR or LF) finishes: CRLF, a bare LF and a bare
+// CR are each one line end, as the DotStuffer sends them (all as CRLF), so
+// the filter sees the lines the upstream will see. npos: a CR at the end of
+// the buffer (is it a CRLF? wait for the next byte).
+std::size_t after_line_end(std::string_view buf, std::size_t i) {
+    if (buf[i] == '\n') return i + 1;
+    if (i + 1 >= buf.size()) return std::string_view::npos;
+    return buf[i + 1] == '\n' ? i + 2 : i + 1;
+}
+
 // Offset just past the empty line that ends the header block, searching
 // lines that start at or after `from`; npos when not there yet.
 std::size_t header_end(std::string_view buf, std::size_t from) {
     std::size_t line = from;
     while (line < buf.size()) {
-        if (buf[line] == '\n') return line + 1;
-        if (buf[line] == '\r') {
-            if (line + 1 >= buf.size()) return std::string_view::npos;  // wait for the LF
-            if (buf[line + 1] == '\n') return line + 2;
-        }
-        std::size_t nl = buf.find('\n', line);
-        if (nl == std::string_view::npos) return std::string_view::npos;
-        line = nl + 1;
+        if (buf[line] == '\r' || buf[line] == '\n') return after_line_end(buf, line);
+        std::size_t brk = buf.find_first_of("\r\n", line);
+        if (brk == std::string_view::npos) return std::string_view::npos;
+        line = after_line_end(buf, brk);
     }
     return std::string_view::npos;
 }
@@ -62,8 +68,9 @@ std::vector<Field> split_fields(std::string_view block) {
     std::vector<Field> fields;
     std::size_t start = 0, pos = 0;
     while (pos < block.size()) {
-        std::size_t nl = block.find('\n', pos);
-        std::size_t next = nl == std::string_view::npos ? block.size() : nl + 1;
+        std::size_t brk = block.find_first_of("\r\n", pos);
+        std::size_t next = brk == std::string_view::npos ? block.size() : after_line_end(block, brk);
+        if (next == std::string_view::npos) next = block.size();  // a final CR: the block's last line end
         bool continuation = next < block.size() && (block[next] == ' ' || block[next] == '\t');
         pos = next;
         if (!continuation) {
@@ -197,28 +204,44 @@ std::string filter_message(std::string_view message, const MessageFilterOptions&
     return out;
 }
 
+// One pass over spans between CR/LF bytes. Every CR, LF or CRLF becomes one
+// CRLF, so "line start" means the same thing here as for any receiver.
 void DotStuffer::feed(std::string_view bytes, std::string& out) {
     std::size_t pos = 0;
+    if (pending_cr_ && !bytes.empty()) {
+        pending_cr_ = false;
+        line_end(out);
+        if (bytes[0] == '\n') pos = 1;  // it was a CRLF after all
+    }
     while (pos < bytes.size()) {
         if (at_line_start_ && bytes[pos] == '.') out.push_back('.');
-        std::size_t nl = bytes.find('\n', pos);
-        std::size_t end = nl == std::string_view::npos ? bytes.size() : nl + 1;
-        out.append(bytes.substr(pos, end - pos));
-        at_line_start_ = nl != std::string_view::npos;
-        pos = end;
-    }
-    if (!bytes.empty()) {
-        last_cr_lf_ =
-            bytes.back() == '\n' && (bytes.size() >= 2 ? bytes[bytes.size() - 2] == '\r' : prev_ == '\r');
-        prev_ = bytes.back();
+        const std::size_t brk = bytes.find_first_of("\r\n", pos);
+        const std::size_t end = brk == std::string_view::npos ? bytes.size() : brk;
+        if (end > pos) {
+            out.append(bytes.substr(pos, end - pos));
+            at_line_start_ = false;
+        }
+        if (brk == std::string_view::npos) return;
+        if (bytes[brk] == '\r' && brk + 1 == bytes.size()) {
+            pending_cr_ = true;  // CRLF split across feeds, or a bare CR: the next byte tells
+            return;
+        }
+        line_end(out);
+        pos = brk + 1;
+        if (bytes[brk] == '\r' && bytes[pos] == '\n') ++pos;
     }
 }
 
-void DotStuffer::finish(std::string& out) {
-    out.append(last_cr_lf_ ? ".\r\n" : "\r\n.\r\n");
+void DotStuffer::line_end(std::string& out) {
+    out.append("\r\n");
     at_line_start_ = true;
-    last_cr_lf_ = true;
-    prev_ = '\0';
+}
+
+void DotStuffer::finish(std::string& out) {
+    if (pending_cr_) line_end(out);
+    out.append(at_line_start_ ? ".\r\n" : "\r\n.\r\n");
+    at_line_start_ = true;
+    pending_cr_ = false;
 }
 
 std::string dot_stuff(std::string_view message) {

@@ -15,6 +15,13 @@ namespace {
 // Headers are all a DSN without RET=FULL returns; 64 KiB holds them.
 constexpr std::uint64_t kHeadersOnlyBytes = 64 * 1024;
 
+// RET=FULL returns the whole message only up to this size (docs/delivery.md
+// "Bounces"). Beyond it the DSN would hold up to max_message_size (35 MB) in
+// memory and could itself exceed the upstream's size limit: a DSN from <>
+// that is refused is dropped, so the sender would never learn of the failure.
+// RFC 3461 4.3 lets an MTA return only the headers; larger messages do.
+constexpr std::uint64_t kReturnFullMax = 1024 * 1024;
+
 std::string unique_suffix() {
     static std::atomic<std::uint64_t> counter{0};
     return std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "." +
@@ -43,9 +50,15 @@ boost::asio::awaitable<SpoolResult<std::string>> queue_bounce(DeliveryContext& c
     }
     if (input.recipients.empty()) co_return SpoolResult<std::string>{};
 
-    const bool full = spec.ret == "FULL" || spec.ret == "full";
-    auto original = ctx.spool.read_body(message.id, full ? ctx.options.max_message_size : kHeadersOnlyBytes);
+    const bool asked_full = spec.ret == "FULL" || spec.ret == "full";
+    const bool full = asked_full && message.body_size <= kReturnFullMax;
+    auto original = ctx.spool.read_body(message.id, full ? kReturnFullMax : kHeadersOnlyBytes);
     if (!original) co_return SpoolResult<std::string>{original.error, {}};
+    std::string why = reason;
+    if (asked_full && !full)
+        why += ". The message (" + std::to_string(message.body_size) +
+               " bytes) is too large to return in full (limit " + std::to_string(kReturnFullMax) +
+               " bytes); only its headers are included";
 
     const std::string suffix = unique_suffix();
     input.reporting_mta = ctx.options.hostname;
@@ -57,7 +70,7 @@ boost::asio::awaitable<SpoolResult<std::string>> queue_bounce(DeliveryContext& c
     input.boundary = message.id + "/" + suffix + "/" + ctx.options.hostname;
     input.message_id = "<dsn." + message.id + "." + suffix + "@" + ctx.options.hostname + ">";
     input.original = original.value;
-    input.reason = reason;
+    input.reason = why;
     const std::string text = protocol::build_dsn(input);
 
     EnvelopeSpec dsn_env;

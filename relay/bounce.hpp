@@ -4,7 +4,11 @@
 //
 // Invariants: never a DSN for a message from <> (never a bounce for a
 // bounce); a recipient whose NOTIFY excludes FAILURE (or is NEVER) is left
-// out; the DSN is durable before queue_bounce() reports success.
+// out; the DSN is durable before queue_bounce() reports success. RET=FULL
+// returns the whole message only when it is at most 1 MiB; a larger one is
+// returned as headers only (text/rfc822-headers) and the human-readable part
+// says so, so a DSN stays small (in memory, and under the upstream's size
+// limit: a refused DSN from <> would be lost).
 // Used by relay/delivery.cpp only.
 #pragma once
 

@@ -330,15 +330,40 @@ DeliveryRequest make_request(const DeliveryContext& ctx, const QueuedMessage& m,
     return r;
 }
 
-// Load what the attempt needs; a disposition when it cannot go on.
+// A message that failed its integrity check can never be delivered: retrying
+// it would only fail again, forever (the expiry check needs the envelope).
+// Keep it for an operator under quarantine/ (logged; counted by the spool in
+// relaypool_spool_errors_total{kind="quarantined"}) and drop it from the
+// schedule. If even the move fails (an I/O error), retry later.
+Disposition quarantine_corrupt(DeliveryContext& ctx, const std::string& id, WallTime now) {
+    const auto ec = ctx.spool.quarantine(id, "failed its integrity check at delivery");
+    if (!ec || ec == make_error_code(SpoolErrc::not_found)) {
+        log::error("delivery", "message failed its integrity check; quarantined, not delivered",
+                   {{"id", id}});
+        return {Kind::removed, {}};
+    }
+    log::error("delivery", "cannot quarantine a corrupt message; will retry",
+               {{"id", id}, {"error", ec.message()}});
+    return {Kind::due_at, now + ctx.options.retry_initial};
+}
+
+// Load what the attempt needs; a disposition when it cannot go on. Only
+// SpoolErrc::corrupt is a verdict on the message; an OS error (EIO, EMFILE,
+// ENOMEM) is transient and keeps it queued with a backoff.
 std::optional<Disposition> load(DeliveryContext& ctx, const std::string& id, WallTime now,
                                 QueuedMessage& out) {
     auto loaded = ctx.spool.load(id);
     if (loaded.error == make_error_code(SpoolErrc::not_found)) return Disposition{Kind::removed, {}};
+    if (loaded.error == make_error_code(SpoolErrc::corrupt)) return quarantine_corrupt(ctx, id, now);
     if (!loaded) {
+        const auto summary = ctx.spool.summary(id);
+        const std::uint32_t attempts = summary ? summary.value.attempts : 0;
+        const auto delay =
+            protocol::next_delay(std::max<std::uint32_t>(attempts, 1), ctx.options.retry_initial,
+                                 ctx.options.retry_max, jitter(ctx.options));
         log::error("delivery", "cannot load message; will retry",
                    {{"id", id}, {"error", loaded.error.message()}});
-        return Disposition{Kind::due_at, now + ctx.options.retry_initial};
+        return Disposition{Kind::due_at, now + delay};
     }
     out = std::move(loaded.value);
     return std::nullopt;

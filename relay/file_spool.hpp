@@ -45,6 +45,8 @@ enum class FaultPoint {
     write_state,
     fsync_state,
     rename_state,
+    read_message,  // open + read of queue/<id> (recover() and load())
+    read_state,    // read of queue/<id>.state by load()
 };
 class FaultInjector {
   public:

@@ -18,12 +18,21 @@
 
 #include "relay/file_spool.hpp"
 #include "relay/group_commit.hpp"
+#include "relay/spool_format.hpp"
 
 namespace rp::relay {
 
 struct SpoolEntry {
     MessageSummary summary;
-    std::uint64_t header_size = 0;  // body offset
+    std::uint64_t header_size = 0;  // body offset; 0 = not validated yet (unreadable at recover())
+};
+
+// The outcome of checking one queue/<id> file: it could not be read (an OS
+// error: not a verdict on the file), or it was read and is valid ("" reason)
+// or invalid (the reason).
+struct MessageCheck {
+    int os_error = 0;
+    std::string reason;
 };
 
 struct FileSpool::Impl {
@@ -56,6 +65,8 @@ struct FileSpool::Impl {
         return tmp_dir + std::string(stem) + "." + std::to_string(++tmp_seq);
     }
 
+    // Validates queue/<id> without reading its body (rules in docs/spool.md).
+    MessageCheck validate_message(const std::string& id, format::MessageHeader& out) const;
     // Moves queue/<name> to quarantine/ (never overwriting); 0 or errno.
     int move_to_quarantine(const std::string& name, std::string_view reason);
     // Fills the summary from an envelope and state.

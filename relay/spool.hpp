@@ -140,6 +140,10 @@ struct RecoveryReport {
     std::size_t tmp_removed = 0;            // uncommitted leftovers (never acknowledged)
     std::size_t orphan_states_removed = 0;  // state files without a message
     std::size_t interrupted = 0;            // messages that were `active`
+    // Messages that could not be read (an OS error: EIO, EMFILE...): kept in
+    // queue/, listed in `messages` (arrival from the id, recipients unknown
+    // = 0) and validated when first loaded. Never quarantined for that.
+    std::size_t unreadable = 0;
     std::chrono::milliseconds elapsed{0};
 };
 

@@ -114,6 +114,15 @@ TEST_CASE("filter: table of header cases") {
          "From: Me <reminders01@agency.example>\r\n\r\n"},
         {"empty message", "", ""},
         {"message starting with an empty line", "\r\nFrom: body\r\n", "\r\nFrom: body\r\n"},
+        // A bare CR ends a line here as it does for the upstream (the
+        // DotStuffer sends it as CRLF): the filter sees the same fields.
+        {"bare CR separates fields", "Subject: x\rReceived: hidden\r\nFrom: a@b\r\n\r\nb",
+         "Subject: x\rFrom: reminders01@agency.example\r\nReply-To: a@b\r\n\r\nb"},
+        {"bare CR ends a From field", "From: a@b\rTo: c@d\r\n\r\n",
+         "From: reminders01@agency.example\nReply-To: a@b\r\nTo: c@d\r\n\r\n"},
+        {"bare CR then CRLF is an empty line: the header block ends", "Subject: x\r\r\nReceived: body\r\n",
+         "Subject: x\r\r\nReceived: body\r\n"},
+        {"bare CR empty line", "Received: x\r\rFrom: body\r\n", "\rFrom: body\r\n"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.name);
@@ -157,8 +166,14 @@ TEST_CASE("dot-stuffing: literal cases") {
         {"no final line end", "no final line end\r\n.\r\n"},
         {"a\r\n.", "a\r\n..\r\n.\r\n"},
         {"mid.dot\r\n", "mid.dot\r\n.\r\n"},
-        {"lf\n.x\n", "lf\n..x\n\r\n.\r\n"},
-        {"cr only\r", "cr only\r\r\n.\r\n"},
+        // Bare CR / bare LF go out as CRLF (RFC 5321 2.3.8), dots after them stuffed.
+        {"lf\n.x\n", "lf\r\n..x\r\n.\r\n"},
+        {"cr only\r", "cr only\r\n.\r\n"},
+        {"\r", "\r\n.\r\n"},
+        {"\n", "\r\n.\r\n"},
+        {"a\r\rb", "a\r\n\r\nb\r\n.\r\n"},
+        {"a\n\rb", "a\r\n\r\nb\r\n.\r\n"},
+        {"a\r\n\r\nb", "a\r\n\r\nb\r\n.\r\n"},
     };
     for (const auto& c : cases) {
         CAPTURE(c.in);
@@ -190,5 +205,86 @@ TEST_CASE("dot-stuffing round-trips through the server's DataReader") {
             const bool ends_crlf = m.size() >= 2 && m.substr(m.size() - 2) == "\r\n";
             CHECK(content == (m.empty() || ends_crlf ? m : m + "\r\n"));
         }
+    }
+}
+
+namespace {
+
+// How a lenient upstream could read a DATA stream: CRLF, a bare CR and a bare
+// LF all end a line, and a line that is exactly "." ends the data. Returns
+// the offset just past the first such end (npos when there is none).
+std::size_t lenient_end_of_data(std::string_view s) {
+    std::size_t line = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] != '\r' && s[i] != '\n') continue;
+        const std::size_t next = (s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n') ? i + 2 : i + 1;
+        if (s.substr(line, i - line) == ".") return next;
+        line = next;
+        i = next - 1;
+    }
+    return std::string_view::npos;
+}
+
+// What a strict reader keeps of a stuffed (CRLF-only) stream: one leading dot
+// less on every line that starts with one.
+std::string unstuffed(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const bool line_start = i == 0 || (i >= 2 && s[i - 2] == '\r' && s[i - 1] == '\n');
+        if (!(line_start && s[i] == '.')) out.push_back(s[i]);
+    }
+    return out;
+}
+
+bool has_bare_cr_or_lf(std::string_view s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\r' && (i + 1 == s.size() || s[i + 1] != '\n')) return true;
+        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("dot-stuffing: smuggling sequences never end the data, for any reader, at any split") {
+    // Each row: stored message bytes -> what goes to the upstream (before the
+    // terminator). The smuggled "MAIL FROM" must stay content.
+    struct Case {
+        std::string in;
+        std::string out;
+    };
+    const std::string cmd = "MAIL FROM:<evil@example.org>\r\n";
+    const std::vector<Case> cases = {
+        {"x\r.\r\n" + cmd, "x\r\n..\r\n" + cmd},
+        {"x\n.\r\n" + cmd, "x\r\n..\r\n" + cmd},
+        {"x\r\n.\r" + cmd, "x\r\n..\r\n" + cmd},
+        {"x\r\n.\r", "x\r\n..\r\n"},
+        {"x\r.\r" + cmd, "x\r\n..\r\n" + cmd},
+        {"x\n.\n" + cmd, "x\r\n..\r\n" + cmd},
+        {"x\r.\n" + cmd, "x\r\n..\r\n" + cmd},
+        {"x\r\n.\n" + cmd, "x\r\n..\r\n" + cmd},
+        {"x\r\n.\r.\r\n" + cmd, "x\r\n..\r\n..\r\n" + cmd},
+        {"\r.\r\n", "\r\n..\r\n"},
+        {".\r", "..\r\n"},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in);
+        const std::string want = c.out + ".\r\n";
+        CHECK(dot_stuff(c.in) == want);
+        for (std::size_t a = 0; a <= c.in.size(); ++a) {
+            for (std::size_t b = a; b <= c.in.size(); ++b) {
+                const std::string got = stuff_split(c.in, a, b);
+                REQUIRE(got == want);
+            }
+        }
+        CHECK_FALSE(has_bare_cr_or_lf(want));
+        // A lenient reader finds the end only at the real terminator...
+        CHECK(lenient_end_of_data("\r\n" + want) == want.size() + 2);
+        // ...and so does the strict one (RFC 5321 4.1.1.4), unstuffing exactly.
+        DataReader reader;
+        std::string content;
+        CHECK(reader.feed(want, content) == want.size());
+        CHECK(reader.done());
+        CHECK(content == unstuffed(c.out));
     }
 }
