@@ -1,13 +1,16 @@
 // One delivery attempt for one queued message: load its envelope and state,
-// pick an account, persist "active", call the transport, classify every
+// pick an account, call the transport, classify every
 // outcome with protocol::classify, persist the per-recipient results, queue
 // DSNs for bounced recipients, and tell the scheduler what comes next.
 //
 // Invariants:
-// - Every state change is durable (Spool::update_state_async) before it is
-//   acted on: "active" before the transport is called, the results before
-//   the message is removed or rescheduled. A failed state write leaves the
-//   message in its last durable state; the attempt ends with a backoff.
+// - Every outcome is durable (Spool::update_state_async) before it is acted
+//   on: the results before the message is rescheduled or a DSN is counted.
+//   The start of an attempt is not written (recovery treats the last
+//   durable state as an interrupted attempt), and a message delivered to
+//   every recipient with nothing to bounce is unlinked without a final
+//   state write (docs/delivery.md). A failed state write leaves the message
+//   in its last durable state; the attempt ends with a backoff.
 // - A DSN is committed to the spool before the recipients it reports are
 //   persisted as bounced (a crash in between sends the DSN twice, never
 //   zero times). Never a DSN to the null sender.
