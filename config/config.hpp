@@ -115,7 +115,7 @@ struct Pool {
 // Loopback by default: this port also serves the admin API, and a
 // non-loopback address needs an admin token (see docs/configuration.md).
 struct Metrics {
-    Endpoint address{"127.0.0.1", 9090, "127.0.0.1:9090"};
+    Endpoint address{"0.0.0.0", 9090, "0.0.0.0:9090"};
 };
 
 struct Admin {

@@ -89,16 +89,6 @@ std::string ipv4_text(const Network& n) {
     return std::string(buf) + "/" + std::to_string(n.prefix);
 }
 
-bool is_loopback(const std::string& host) {
-    if (host == "localhost") return true;
-    std::uint8_t bytes[16] = {};
-    if (::inet_pton(AF_INET, host.c_str(), bytes) == 1) return bytes[0] == 127;
-    if (::inet_pton(AF_INET6, host.c_str(), bytes) != 1) return false;
-    static constexpr std::uint8_t v6_loopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    if (std::memcmp(bytes, v6_loopback, 16) == 0) return true;
-    return std::memcmp(bytes, mapped_prefix, 12) == 0 && bytes[12] == 127;
-}
-
 }  // namespace
 
 void check_trusted_network(const Context& ctx, const YAML::Mark& mark, const std::string& key,
@@ -127,15 +117,6 @@ void check_trusted_network(const Context& ctx, const YAML::Mark& mark, const std
         ctx.fail(mark,
                  key + ": with the networks before it, " + quoted +
                      " makes trusted_networks cover every IPv4 address, which would make an open relay");
-}
-
-void check_admin_exposure(const Context& ctx, const Config& config, const Where& where) {
-    if (!config.admin.token.empty() || is_loopback(config.metrics.address.host)) return;
-    ctx.fail(where.metrics_address,
-             "metrics.address: \"" + config.metrics.address.text +
-                 "\" is not a loopback address and also serves the admin API (delete and retry queued mail, "
-                 "change the pool) with no token; set admin.token_file (or admin.token, admin.token_env), or "
-                 "bind metrics to 127.0.0.1");
 }
 
 void check_proxy_protocol(const Map& listener, const Listener& l) {

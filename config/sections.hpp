@@ -44,8 +44,6 @@ void check_cross_section(const Context& ctx, const Config& config, const Where& 
 // every IPv4 address (every IPv6 one includes them).
 void check_trusted_network(const Context& ctx, const YAML::Mark& mark, const std::string& key,
                            const std::vector<Cidr>& networks);
-// A non-loopback metrics.address needs an admin token.
-void check_admin_exposure(const Context& ctx, const Config& config, const Where& where);
 // No PROXY protocol on a require_auth: false listener.
 void check_proxy_protocol(const Map& listener, const Listener& l);
 

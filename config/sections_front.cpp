@@ -191,7 +191,6 @@ void check_cross_section(const Context& ctx, const Config& config, const Where& 
                                                 "\" clashes with listener \"" + l.name + "\" on \"" +
                                                 l.address.text + "\"");
     }
-    check_admin_exposure(ctx, config, where);
 }
 
 }  // namespace rp::config::detail

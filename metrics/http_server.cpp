@@ -52,6 +52,15 @@ HttpRequest to_request(const http::request<http::string_body>& req) {
     return out;
 }
 
+bool is_loopback_peer(const tcp::socket& socket) {
+    beast::error_code ec;
+    auto address = socket.remote_endpoint(ec).address();
+    if (ec) return false;
+    if (address.is_v6() && address.to_v6().is_v4_mapped())
+        return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).is_loopback();
+    return address.is_loopback();
+}
+
 bool bearer_ok(const http::request<http::string_body>& req, const std::string& token) {
     if (token.empty()) return true;
     auto it = req.find(http::field::authorization);
@@ -91,7 +100,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 
     net::awaitable<void> accept_loop();
     net::awaitable<void> serve(tcp::socket socket);
-    net::awaitable<HttpResponse> route(const http::request<http::string_body>& req);
+    net::awaitable<HttpResponse> route(const http::request<http::string_body>& req, bool peer_is_loopback);
     net::awaitable<HttpResponse> call_api(HttpRequest request);
 };
 
@@ -151,12 +160,17 @@ net::awaitable<HttpResponse> HttpServer::Impl::call_api(HttpRequest request) {
         std::move(initiation), net::use_awaitable, &api, std::move(request));
 }
 
-net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::string_body>& req) {
+net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::string_body>& req,
+                                                     bool peer_is_loopback) {
     HttpRequest request = to_request(req);
     if (request.path.rfind("/api/v1/", 0) == 0 || request.path == "/api/v1") {
+        if (!admin_peer_allowed(!token.empty(), peer_is_loopback))
+            co_return text(403, "the admin API without admin.token_file answers only local clients\n");
         if (!bearer_ok(req, token)) co_return text(401, "missing or wrong admin token\n");
         if (!api) co_return text(404, "no admin API\n");
-        co_return co_await call_api(std::move(request));
+        // Await into a local first: GCC 12 miscompiles `co_return co_await f(by_value)`.
+        HttpResponse response = co_await call_api(std::move(request));
+        co_return response;
     }
     if (req.method() != http::verb::get && req.method() != http::verb::head)
         co_return text(405, "method not allowed\n");
@@ -174,6 +188,7 @@ net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket) {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(socket));
     auto registration = open.insert(open.end(), &stream);
+    const bool peer_is_loopback = is_loopback_peer(stream.socket());
     beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -182,7 +197,7 @@ net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket) {
         auto [ec, n] = co_await http::async_read(stream, buffer, parser, use_tuple);
         if (ec) break;
         auto& req = parser.get();
-        HttpResponse r = co_await route(req);
+        HttpResponse r = co_await route(req, peer_is_loopback);
         http::response<http::string_body> res{static_cast<http::status>(r.status), req.version()};
         res.set(http::field::server, "relaypool");
         res.set(http::field::content_type, r.content_type);
@@ -197,6 +212,10 @@ net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket) {
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     open.erase(registration);
     --connections;
+}
+
+bool admin_peer_allowed(bool token_configured, bool peer_is_loopback) {
+    return token_configured || peer_is_loopback;
 }
 
 HttpServer::HttpServer(net::io_context& io, Metrics& metrics) : impl_(std::make_shared<Impl>(io, metrics)) {}

@@ -3,7 +3,8 @@
 // (200, or 503 with the reason from the readiness check), and /api/v1/* routed
 // to one handler installed by app/ (the admin API). When an admin token is set,
 // /api/v1/* needs "Authorization: Bearer <token>" (constant-time compare) and
-// answers 401 otherwise; /metrics, /healthz, /readyz never need it.
+// answers 401 otherwise; without a token /api/v1/* answers only loopback
+// clients (403 otherwise); /metrics, /healthz, /readyz never need it.
 //
 // Runs on the caller's io_context (single thread). Beast stays inside the
 // .cpp. Requests are bounded (1 MiB body, 30 s per request); at most 64
@@ -70,6 +71,12 @@ class HttpServer {
     struct Impl;
     std::shared_ptr<Impl> impl_;
 };
+
+// Who may use the admin API: with a token configured, anyone presenting it
+// (checked separately); without one, only clients on the loopback
+// interface, so metrics.address may listen on 0.0.0.0 for Prometheus
+// without exposing queue and pool control to the network (403 otherwise).
+bool admin_peer_allowed(bool token_configured, bool peer_is_loopback);
 
 // Constant-time string comparison for secrets (the time does not depend on
 // where the strings differ).

@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libssl-dev libyaml-cpp-dev prometheus-cpp-dev doctest-dev
   libfmt-dev libcrypt-dev
   # tests
-  clang clang-format libclang-rt-14-dev openssl python3 python3-pytest swaks curl
+  clang clang-format libclang-rt-14-dev openssl python3 python3-pytest python3-yaml swaks curl util-linux
 )
 
 missing=()

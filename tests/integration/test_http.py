@@ -7,6 +7,7 @@ keep theirs).
 """
 
 import signal
+import socket
 import smtplib
 import ssl
 import time
@@ -198,3 +199,37 @@ def test_http_accept_backs_off_when_out_of_descriptors(make_relay):
     assert used < 60, f"{used} CPU ticks in 3 s with accept() failing"
     assert lines <= 2, f"{lines} 'accept failed' lines"
     assert relay.http("/healthz") == (200, "ok\n")
+
+
+def _non_loopback_address():
+    """This host's address on its default route, or None when it has none."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: only a route lookup
+        except OSError:
+            return None
+        address = s.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_admin_api_without_token_answers_only_loopback(make_relay):
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("no non-loopback IPv4 address on this host")
+    relay = make_relay(start=False)
+    relay.config["metrics"] = {"address": f"0.0.0.0:{relay.metrics_port}"}
+    relay.write_config(relay.config)
+    relay.start()
+    assert relay.http("/api/v1/queue")[0] == 200  # from 127.0.0.1
+    with socket.create_connection((address, relay.metrics_port), timeout=10) as s:
+        s.sendall(b"GET /api/v1/queue HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        admin = b""
+        while chunk := s.recv(4096):
+            admin += chunk
+    assert admin.startswith(b"HTTP/1.1 403"), admin[:200]
+    with socket.create_connection((address, relay.metrics_port), timeout=10) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        scraped = b""
+        while chunk := s.recv(65536):
+            scraped += chunk
+    assert scraped.startswith(b"HTTP/1.1 200") and b"relaypool_queue_depth" in scraped
