@@ -83,7 +83,9 @@ std::string rfc5322_now() {
 }  // namespace
 
 net::awaitable<bool> Connection::act(protocol::action::Write& a) {
-    co_return co_await send(a.bytes, idle_timeout());
+    // Await into a local first: GCC 12 miscompiles `co_return co_await f(...)`.
+    const bool sent = co_await send(a.bytes, idle_timeout());
+    co_return sent;
 }
 
 net::awaitable<bool> Connection::act(protocol::action::NeedMore&) {
