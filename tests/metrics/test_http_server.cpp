@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "../loopback_client.hpp"
 #include "metrics/http_server.hpp"
 #include "metrics/metrics.hpp"
 
@@ -26,14 +27,7 @@ namespace {
 
 // One HTTP/1.0-style exchange (Connection: close); returns the raw response.
 std::string request(std::uint16_t port, const std::string& text) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    int fd = rp::test::connect_loopback(port);
     REQUIRE(::send(fd, text.data(), text.size(), 0) == ssize_t(text.size()));
     std::string out;
     char buf[4096];
@@ -44,15 +38,7 @@ std::string request(std::uint16_t port, const std::string& text) {
 
 // A connected socket with a 10 s receive timeout; the caller closes it.
 int connect_to(std::uint16_t port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    return fd;
+    return rp::test::connect_loopback(port);
 }
 
 std::string get(std::uint16_t port, const std::string& target, const std::string& headers = "") {

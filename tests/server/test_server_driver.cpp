@@ -19,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "../loopback_client.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "relay/memory_spool.hpp"
@@ -80,16 +81,7 @@ struct Client {
     int fd = -1;
     std::string buffer;
 
-    explicit Client(std::uint16_t port) {
-        fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        timeval tv{10, 0};
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_port = htons(port);
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    }
+    explicit Client(std::uint16_t port) { fd = rp::test::connect_loopback(port); }
     ~Client() { ::close(fd); }
 
     void send(const std::string& data) {
