@@ -208,11 +208,18 @@ std::optional<std::string> render_pool_status(std::string_view text) {
     auto items = objects(*body, "accounts");
     if (!items) return std::nullopt;
     std::vector<Row> rows;
-    for (const auto* a : *items)
+    for (const auto* a : *items) {
+        // A held-back account shows why (its state's reason) when no reply
+        // explains it (paused, assumed full, a token refused).
+        const bool held_back = raw(*a, "state") != "active" && raw(*a, "state") != "";
+        const std::string why =
+            raw(*a, "last_error").empty() && held_back ? field(*a, "reason") : field(*a, "last_error");
+        const auto day = number(*a, "warmup_day");
         rows.push_back({field(*a, "name"), field(*a, "state"),
                         field(*a, "sent_24h", "0") + "/" + field(*a, "limit"), field(*a, "cooldown_until"),
-                        field(*a, "last_error")});
-    return render_table({"NAME", "STATE", "SENT/LIMIT", "COOLDOWN-UNTIL", "LAST-ERROR"}, rows);
+                        day ? "day " + std::to_string(*day) : "-", why});
+    }
+    return render_table({"NAME", "STATE", "SENT/LIMIT", "COOLDOWN-UNTIL", "WARMUP", "LAST-ERROR"}, rows);
 }
 
 std::optional<std::string> render_change(std::string_view text) {

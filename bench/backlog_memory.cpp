@@ -32,6 +32,7 @@ long rss_kib() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    using namespace rp::spool;
     using namespace rp::relay;
     const WallTime t0 = std::chrono::system_clock::now();
     for (int a = 1; a < argc; ++a) {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "common/log.hpp"
-#include "relay/file_spool.hpp"
+#include "spool/file_spool.hpp"
 
 using namespace rp::relay;
 using Clock = std::chrono::steady_clock;

@@ -102,6 +102,20 @@ struct Account {
     std::uint32_t daily_limit = 2000;
     std::uint32_t daily_recipient_limit = 2000;  // 0 = none
     std::uint32_t hourly_limit = 0;              // 0 = none
+    // Day 0 of pool.warmup for a new mailbox (days since the unix epoch,
+    // UTC, from "YYYY-MM-DD"); nullopt = a warm account (own limits only).
+    std::optional<std::int64_t> warmup_start_day;
+    std::string warmup_start;  // as written, for status output
+};
+
+// One row of the warm-up ramp: from `from_day` (counted from an account's
+// warmup_start) until the next row, the account sends at most `daily`
+// messages (and recipients) in 24 hours and `hourly` in an hour (0 = no
+// hourly cap). Rows are sorted and never decrease (checked at load).
+struct WarmupRow {
+    std::uint32_t from_day = 0;
+    std::uint32_t daily = 0;
+    std::uint32_t hourly = 0;
 };
 
 struct Pool {
@@ -110,6 +124,7 @@ struct Pool {
     Duration cooldown_temporary = std::chrono::minutes(15);
     std::vector<Account> accounts;
     std::optional<OAuth2> oauth2;
+    std::vector<WarmupRow> warmup;
 };
 
 // Loopback by default: this port also serves the admin API, and a

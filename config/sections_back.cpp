@@ -7,6 +7,8 @@
 //   gets a copy of pool.oauth2.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 
 #include "config/sections.hpp"
 
@@ -40,6 +42,18 @@ void check_pool_state(const Map& m, const std::string& state) {
         m.bad_value("state", "invalid Redis database number in \"" + state + "\"");
 }
 
+// "YYYY-MM-DD" -> days since 1970-01-01 (UTC); nullopt when not a real date.
+std::optional<std::int64_t> parse_day(const std::string& text) {
+    int y = 0;
+    unsigned mo = 0, d = 0;
+    char tail = 0;
+    if (text.size() != 10 || std::sscanf(text.c_str(), "%4d-%2u-%2u%c", &y, &mo, &d, &tail) != 3)
+        return std::nullopt;
+    const std::chrono::year_month_day ymd{std::chrono::year{y}, std::chrono::month{mo}, std::chrono::day{d}};
+    if (!ymd.ok()) return std::nullopt;
+    return std::chrono::sys_days{ymd}.time_since_epoch().count();
+}
+
 std::optional<OAuth2> load_oauth2(const Map& parent) {
     if (!parent.has("oauth2")) return std::nullopt;
     Map m(parent.ctx(), parent.value("oauth2"), parent.key("oauth2"), {"service_account_file", "scope"});
@@ -67,7 +81,41 @@ Account load_account(const Map& m, const std::optional<OAuth2>& pool_oauth2) {
     m.read("daily_limit", a.daily_limit, 1);
     m.read("daily_recipient_limit", a.daily_recipient_limit);
     m.read("hourly_limit", a.hourly_limit);
+    if (m.read("warmup_start", a.warmup_start) && !a.warmup_start.empty()) {
+        a.warmup_start_day = parse_day(a.warmup_start);
+        if (!a.warmup_start_day) m.bad_value("warmup_start", "expected a date YYYY-MM-DD (UTC), or \"\"");
+    }
     return a;
+}
+
+// pool.warmup: rows sorted by from_day (the first at day 0) whose caps never
+// decrease, so an account's effective limit never falls from one day to the
+// next.
+std::vector<WarmupRow> load_warmup(const Map& pool) {
+    std::vector<WarmupRow> rows;
+    if (!pool.has("warmup")) return rows;
+    auto items = list_items(pool, "warmup");
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        Map r(pool.ctx(), items[i], "pool.warmup[" + std::to_string(i) + "]",
+              {"from_day", "daily", "hourly"});
+        WarmupRow row;
+        if (!r.read("from_day", row.from_day)) r.missing("from_day");
+        if (!r.read("daily", row.daily, 1)) r.missing("daily");
+        r.read("hourly", row.hourly);
+        if (rows.empty() && row.from_day != 0) r.bad_value("from_day", "the first row must start at day 0");
+        if (!rows.empty()) {
+            const WarmupRow& prev = rows.back();
+            if (row.from_day <= prev.from_day)
+                r.bad_value("from_day", "rows must be sorted by from_day, without repeats");
+            if (row.daily < prev.daily)
+                r.bad_value("daily", "a ramp never decreases (the row before allows more)");
+            auto hourly_cap = [](std::uint32_t h) { return h == 0 ? UINT32_MAX : h; };  // 0 = no cap
+            if (hourly_cap(row.hourly) < hourly_cap(prev.hourly))
+                r.bad_value("hourly", "a ramp never decreases (the row before allows more)");
+        }
+        rows.push_back(row);
+    }
+    return rows;
 }
 
 }  // namespace
@@ -146,7 +194,7 @@ void load_upstream(const Map& root, Config& config) {
 void load_pool(const Map& root, Config& config) {
     if (!root.has("pool")) root.missing("pool", "at least one upstream account is needed");
     Map m(root.ctx(), root.value("pool"), "pool",
-          {"strategy", "state", "cooldown_temporary", "accounts", "oauth2"});
+          {"strategy", "state", "cooldown_temporary", "accounts", "oauth2", "warmup"});
     Pool& p = config.pool;
     read_enum(m, "strategy", p.strategy,
               {{"round-robin", Strategy::round_robin},
@@ -155,13 +203,14 @@ void load_pool(const Map& root, Config& config) {
     if (m.read("state", p.state)) check_pool_state(m, p.state);
     m.read_duration("cooldown_temporary", p.cooldown_temporary, false);
     p.oauth2 = load_oauth2(m);
+    p.warmup = load_warmup(m);
     if (!m.has("accounts")) m.missing("accounts", "at least one upstream account is needed");
     auto items = list_items(m, "accounts");
     if (items.empty()) m.bad_value("accounts", "at least one upstream account is needed");
     for (std::size_t i = 0; i < items.size(); ++i) {
         Map a(m.ctx(), items[i], "pool.accounts[" + std::to_string(i) + "]",
               {"username", "password", "password_file", "password_env", "oauth2", "daily_limit",
-               "daily_recipient_limit", "hourly_limit"});
+               "daily_recipient_limit", "hourly_limit", "warmup_start"});
         Account account = load_account(a, p.oauth2);
         for (const auto& other : p.accounts)
             if (lower(other.username) == lower(account.username))

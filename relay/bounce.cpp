@@ -30,14 +30,13 @@ std::string unique_suffix() {
 
 }  // namespace
 
-boost::asio::awaitable<SpoolResult<std::string>> queue_bounce(DeliveryContext& ctx,
-                                                              const QueuedMessage& message,
-                                                              const std::vector<BouncedRecipient>& bounced,
-                                                              const std::string& reason) {
-    const EnvelopeSpec& spec = message.envelope.spec;
+boost::asio::awaitable<spool::SpoolResult<std::string>> queue_bounce(
+    DeliveryContext& ctx, const spool::QueuedMessage& message, const std::vector<BouncedRecipient>& bounced,
+    const std::string& reason) {
+    const spool::EnvelopeSpec& spec = message.envelope.spec;
     protocol::DsnInput input;
     for (const auto& b : bounced) {
-        const RecipientSpec& r = spec.recipients.at(b.index);
+        const spool::RecipientSpec& r = spec.recipients.at(b.index);
         if (!protocol::should_bounce(spec.mail_from, r.notify, protocol::DsnAction::failed)) continue;
         protocol::DsnRecipient d;
         d.address = r.address;
@@ -48,12 +47,12 @@ boost::asio::awaitable<SpoolResult<std::string>> queue_bounce(DeliveryContext& c
         d.remote_mta = b.reply.code != 0 ? ctx.options.remote_mta : "";
         input.recipients.push_back(std::move(d));
     }
-    if (input.recipients.empty()) co_return SpoolResult<std::string>{};
+    if (input.recipients.empty()) co_return spool::SpoolResult<std::string>{};
 
     const bool asked_full = spec.ret == "FULL" || spec.ret == "full";
     const bool full = asked_full && message.body_size <= kReturnFullMax;
     auto original = ctx.spool.read_body(message.id, full ? kReturnFullMax : kHeadersOnlyBytes);
-    if (!original) co_return SpoolResult<std::string>{original.error, {}};
+    if (!original) co_return spool::SpoolResult<std::string>{original.error, {}};
     std::string why = reason;
     if (asked_full && !full)
         why += ". The message (" + std::to_string(message.body_size) +
@@ -73,25 +72,25 @@ boost::asio::awaitable<SpoolResult<std::string>> queue_bounce(DeliveryContext& c
     input.reason = why;
     const std::string text = protocol::build_dsn(input);
 
-    EnvelopeSpec dsn_env;
+    spool::EnvelopeSpec dsn_env;
     dsn_env.mail_from = "";  // the null sender: a DSN never causes another DSN
-    dsn_env.recipients.push_back(RecipientSpec{spec.mail_from, "", ""});
+    dsn_env.recipients.push_back(spool::RecipientSpec{spec.mail_from, "", ""});
     dsn_env.smtputf8 = spec.smtputf8;
     dsn_env.body_8bitmime = true;
     dsn_env.listener = "dsn";
     dsn_env.client_addr = "";
     dsn_env.helo = ctx.options.hostname;
     auto writer = ctx.intake.begin(dsn_env);
-    if (!writer) co_return SpoolResult<std::string>{std::make_error_code(std::errc::io_error), {}};
+    if (!writer) co_return spool::SpoolResult<std::string>{std::make_error_code(std::errc::io_error), {}};
     if (!writer->append(text)) {
         writer->abort();
-        co_return SpoolResult<std::string>{std::make_error_code(std::errc::no_space_on_device), {}};
+        co_return spool::SpoolResult<std::string>{std::make_error_code(std::errc::no_space_on_device), {}};
     }
     auto [ec, id] = co_await async_commit(*writer);
-    if (ec) co_return SpoolResult<std::string>{ec, {}};
+    if (ec) co_return spool::SpoolResult<std::string>{ec, {}};
     log::info("bounce", "dsn queued",
               {{"id", message.id}, {"dsn", id}, {"to", spec.mail_from}, {"reason", reason}});
-    co_return SpoolResult<std::string>{{}, id};
+    co_return spool::SpoolResult<std::string>{{}, id};
 }
 
 }  // namespace rp::relay

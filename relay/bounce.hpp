@@ -33,9 +33,8 @@ struct BouncedRecipient {
 // spool id ("" when no DSN was due) or the error that kept it from being
 // queued (then nothing was queued and the caller must not record the
 // bounce yet).
-boost::asio::awaitable<SpoolResult<std::string>> queue_bounce(DeliveryContext& ctx,
-                                                              const QueuedMessage& message,
-                                                              const std::vector<BouncedRecipient>& bounced,
-                                                              const std::string& reason);
+boost::asio::awaitable<spool::SpoolResult<std::string>> queue_bounce(
+    DeliveryContext& ctx, const spool::QueuedMessage& message, const std::vector<BouncedRecipient>& bounced,
+    const std::string& reason);
 
 }  // namespace rp::relay

@@ -64,36 +64,37 @@ double jitter(const DeliveryOptions& options) {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
-WallTime expiry_of(const DeliveryContext& ctx, const QueuedMessage& m) {
+WallTime expiry_of(const DeliveryContext& ctx, const spool::QueuedMessage& m) {
     return m.envelope.arrival + ctx.options.max_age;
 }
 
 // The next attempt after a failure, never later than the message's expiry.
-WallTime backoff_at(const DeliveryContext& ctx, const QueuedMessage& m, std::uint32_t attempts,
+WallTime backoff_at(const DeliveryContext& ctx, const spool::QueuedMessage& m, std::uint32_t attempts,
                     WallTime now) {
     const auto delay = protocol::next_delay(std::max<std::uint32_t>(attempts, 1), ctx.options.retry_initial,
                                             ctx.options.retry_max, jitter(ctx.options));
     return std::min(now + delay, std::max(expiry_of(ctx, m), now));
 }
 
-std::vector<std::size_t> pending_indexes(const DeliveryState& s) {
+std::vector<std::size_t> pending_indexes(const spool::DeliveryState& s) {
     std::vector<std::size_t> out;
     for (std::size_t i = 0; i < s.recipients.size(); ++i)
-        if (s.recipients[i].status == RecipientStatus::pending) out.push_back(i);
+        if (s.recipients[i].status == spool::RecipientStatus::pending) out.push_back(i);
     return out;
 }
 
-void add_history(DeliveryState& s, WallTime at, std::string account, std::string result) {
-    s.history.push_back(AttemptRecord{at, std::move(account), std::move(result)});
-    if (s.history.size() > DeliveryState::max_history)
-        s.history.erase(s.history.begin(), s.history.end() - DeliveryState::max_history);
+void add_history(spool::DeliveryState& s, WallTime at, std::string account, std::string result) {
+    s.history.push_back(spool::AttemptRecord{at, std::move(account), std::move(result)});
+    if (s.history.size() > spool::DeliveryState::max_history)
+        s.history.erase(s.history.begin(), s.history.end() - spool::DeliveryState::max_history);
 }
 
 // One outcome per sent recipient: its own result when the transport gave
 // one, else the session failure. A positive RCPT reply does not count when
 // the session failed later (the body was never accepted).
-std::vector<RecipientOutcome> match_results(const QueuedMessage& m, const std::vector<std::size_t>& sent,
-                                            const DeliveryReport& report) {
+std::vector<RecipientOutcome> match_results(const spool::QueuedMessage& m,
+                                            const std::vector<std::size_t>& sent,
+                                            const DeliveryReport& report, config::SenderRewrite rewrite) {
     std::vector<bool> used(report.recipients.size(), false);
     std::vector<RecipientOutcome> out;
     for (std::size_t index : sent) {
@@ -117,34 +118,52 @@ std::vector<RecipientOutcome> match_results(const QueuedMessage& m, const std::v
                                                       protocol::LocalFailure::protocol};
             }
         }
-        r.verdict = protocol::classify(r.outcome);
+        r.verdict = verdict_for(r.outcome, rewrite);
         out.push_back(std::move(r));
     }
     return out;
 }
 
-// Releases a pick's reservation unless settled explicitly (exceptions,
-// early returns): an account's in-flight count never leaks.
+// Releases a reservation unless settled explicitly (exceptions, early
+// returns): an account's in-flight count never leaks.
 class SettleGuard {
   public:
-    SettleGuard(AccountSelector& s, const Pick& p, const Clock& c) : selector_(s), pick_(p), clock_(c) {}
+    SettleGuard(PoolKeeper& k, const pool::Reservation& r, const Clock& c)
+        : keeper_(k), reservation_(r), clock_(c) {}
     ~SettleGuard() {
-        if (!done_) selector_.settle(pick_, 0, clock_.now());
+        if (!done_) settle(0);
     }
     void settle(std::size_t delivered) {
         done_ = true;
-        selector_.settle(pick_, delivered, clock_.now());
+        keeper_.pool().settle(reservation_, delivered, clock_.now());
+        keeper_.flush_soon();
     }
 
   private:
-    AccountSelector& selector_;
-    const Pick& pick_;
+    PoolKeeper& keeper_;
+    const pool::Reservation& reservation_;
     const Clock& clock_;
     bool done_ = false;
 };
 
+// What a verdict means for the account that carried the attempt.
+std::optional<pool::Blame> blame_of(Verdict v) {
+    switch (v) {
+        case Verdict::account_cooldown:
+            return pool::Blame::cool_down;
+        case Verdict::account_disabled:
+            return pool::Blame::disable;
+        case Verdict::account_exhausted:
+            return pool::Blame::exhaust;
+        case Verdict::ip_cooldown:
+            return pool::Blame::ip_cool_down;
+        default:
+            return std::nullopt;
+    }
+}
+
 boost::asio::awaitable<std::error_code> persist(DeliveryContext& ctx, const std::string& id,
-                                                const DeliveryState& state) {
+                                                const spool::DeliveryState& state) {
     auto [ec] = co_await async_update_state(ctx.spool, id, state);
     if (ec)
         log::error("delivery", "state write failed; message stays in its last durable state",
@@ -153,7 +172,7 @@ boost::asio::awaitable<std::error_code> persist(DeliveryContext& ctx, const std:
 }
 
 Disposition remove_finished(DeliveryContext& ctx, const std::string& id, WallTime now) {
-    if (auto ec = ctx.spool.remove(id); ec && ec != make_error_code(SpoolErrc::not_found)) {
+    if (auto ec = ctx.spool.remove(id); ec && ec != make_error_code(spool::SpoolErrc::not_found)) {
         log::error("delivery", "remove failed; will retry", {{"id", id}, {"error", ec.message()}});
         return {Kind::due_at, now + ctx.options.retry_initial};
     }
@@ -161,9 +180,9 @@ Disposition remove_finished(DeliveryContext& ctx, const std::string& id, WallTim
 }
 
 // queue.max_age passed: every pending recipient bounces (DSN), the message goes.
-boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, const QueuedMessage& original,
+boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, const spool::QueuedMessage& original,
                                            WallTime now) {
-    QueuedMessage m = original;
+    spool::QueuedMessage m = original;
     std::vector<BouncedRecipient> bounced;
     for (std::size_t i : pending_indexes(m.state)) {
         protocol::UpstreamOutcome reply{protocol::Stage::connect, 0, "", m.state.recipients[i].last_reply,
@@ -179,7 +198,7 @@ boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, const QueuedMes
         co_return Disposition{Kind::due_at, now + ctx.options.retry_initial};
     }
     for (const auto& b : bounced) {
-        m.state.recipients[b.index].status = RecipientStatus::bounced;
+        m.state.recipients[b.index].status = spool::RecipientStatus::bounced;
         m.state.recipients[b.index].last_reply = "expired: " + m.state.recipients[b.index].last_reply;
     }
     m.state.last_error = "expired";
@@ -195,11 +214,18 @@ boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, const QueuedMes
 }
 
 // No account usable: deferred (reason no_account), held until one is.
-boost::asio::awaitable<Disposition> hold(DeliveryContext& ctx, const QueuedMessage& original, WallTime now) {
-    QueuedMessage m = original;
-    m.state.state = MessageState::deferred;
+boost::asio::awaitable<Disposition> hold(DeliveryContext& ctx, const spool::QueuedMessage& original,
+                                         WallTime now) {
+    static const std::string kNoAccount = "no usable account";
+    if (original.state.state == spool::MessageState::deferred && original.state.last_error == kNoAccount) {
+        // Held before for the same reason: nothing new to write down.
+        ctx.metrics.deferred("", metrics::deferral::no_account);
+        co_return Disposition{Kind::held, expiry_of(ctx, original)};
+    }
+    spool::QueuedMessage m = original;
+    m.state.state = spool::MessageState::deferred;
     m.state.next_attempt = expiry_of(ctx, m);
-    m.state.last_error = "no usable account";
+    m.state.last_error = kNoAccount;
     add_history(m.state, now, "", "deferred: no usable account");
     if (co_await persist(ctx, m.id, m.state))
         co_return Disposition{Kind::due_at, backoff_at(ctx, m, m.state.attempts, now)};
@@ -214,14 +240,15 @@ struct Tally {
     std::optional<RecipientOutcome> deferral;  // first other non-final outcome
 };
 
-Tally tally(const std::vector<RecipientOutcome>& outcomes, DeliveryState& state, const std::string& account) {
+Tally tally(const std::vector<RecipientOutcome>& outcomes, spool::DeliveryState& state,
+            const std::string& account) {
     Tally t;
     for (const auto& o : outcomes) {
-        RecipientState& rs = state.recipients[o.index];
+        spool::RecipientState& rs = state.recipients[o.index];
         ++rs.attempts;
         rs.last_reply = describe(o.outcome);
         if (o.verdict == Verdict::delivered) {
-            rs.status = RecipientStatus::delivered;
+            rs.status = spool::RecipientStatus::delivered;
             rs.account = account;
             ++t.delivered;
         } else if (is_bounce(o.verdict)) {
@@ -237,8 +264,8 @@ Tally tally(const std::vector<RecipientOutcome>& outcomes, DeliveryState& state,
 
 // Records bounced recipients after their DSN is durable (or none is due).
 // false: the DSN could not be queued; they stay pending.
-boost::asio::awaitable<bool> record_bounces(DeliveryContext& ctx, const QueuedMessage& m,
-                                            DeliveryState& state, const Tally& t,
+boost::asio::awaitable<bool> record_bounces(DeliveryContext& ctx, const spool::QueuedMessage& m,
+                                            spool::DeliveryState& state, const Tally& t,
                                             const std::string& account) {
     if (t.bounced.empty()) co_return true;
     auto dsn =
@@ -251,13 +278,13 @@ boost::asio::awaitable<bool> record_bounces(DeliveryContext& ctx, const QueuedMe
     if (m.envelope.spec.mail_from.empty())
         log::info("delivery", "bounce of a bounce suppressed (null sender)", {{"id", m.id}});
     for (const auto& b : t.bounced) {
-        state.recipients[b.index].status = RecipientStatus::bounced;
+        state.recipients[b.index].status = spool::RecipientStatus::bounced;
         state.recipients[b.index].account = account;
     }
     co_return true;
 }
 
-void count_attempt(DeliveryContext& ctx, const QueuedMessage& m, const Tally& t, bool bounces_recorded,
+void count_attempt(DeliveryContext& ctx, const spool::QueuedMessage& m, const Tally& t, bool bounces_recorded,
                    const std::string& account, bool pending_left, WallTime now) {
     if (t.delivered > 0)
         ctx.metrics.delivered(account, std::chrono::duration<double>(now - m.envelope.arrival).count());
@@ -279,14 +306,21 @@ std::string summarize(const Tally& t, std::size_t sent) {
 }
 
 // After the transport answered: classify, DSN, persist, then act.
-boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const QueuedMessage& m,
-                                             DeliveryState state, const std::vector<std::size_t>& sent,
-                                             const DeliveryReport& report, const std::string& account,
-                                             SettleGuard& guard) {
+boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const spool::QueuedMessage& m,
+                                             spool::DeliveryState state, const std::vector<std::size_t>& sent,
+                                             const DeliveryReport& report,
+                                             const pool::Reservation& reservation, SettleGuard& guard) {
     WallTime now = ctx.clock.now();
-    const Tally t = tally(match_results(m, sent, report), state, account);
+    const std::string& account = reservation.name;
+    const Tally t = tally(match_results(m, sent, report, ctx.options.sender_rewrite), state, account);
     guard.settle(t.delivered);
-    if (t.blame) ctx.selector.report(account, t.blame->verdict, t.blame->outcome, now);
+    if (t.blame) {
+        if (auto blame = blame_of(t.blame->verdict))
+            ctx.pool.pool().blame(reservation.account, *blame, describe(t.blame->outcome), now);
+    } else if (t.deferral) {
+        ctx.pool.pool().note_error(reservation.account, describe(t.deferral->outcome));
+    }
+    ctx.pool.flush_soon();
 
     const bool bounces_recorded = co_await record_bounces(ctx, m, state, t, account);
     const std::vector<std::size_t> pending = pending_indexes(state);
@@ -294,7 +328,7 @@ boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const QueuedM
         return std::find(sent.begin(), sent.end(), i) == sent.end();
     });
     const bool now_again = bounces_recorded && (t.blame || (!t.deferral && unsent_left));
-    state.state = now_again ? MessageState::ready : MessageState::deferred;
+    state.state = now_again ? spool::MessageState::ready : spool::MessageState::deferred;
     state.next_attempt = now_again ? WallTime{} : backoff_at(ctx, m, state.attempts, now);
     if (const auto& why = t.blame ? t.blame : t.deferral) state.last_error = describe(why->outcome);
     add_history(state, now, account, summarize(t, sent.size()));
@@ -313,13 +347,14 @@ boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const QueuedM
     co_return Disposition{Kind::due_at, now_again ? now : state.next_attempt};
 }
 
-DeliveryRequest make_request(const DeliveryContext& ctx, const QueuedMessage& m, const Pick& pick,
-                             const std::vector<std::size_t>& sent, const BodyRef& body) {
-    const EnvelopeSpec& spec = m.envelope.spec;
+DeliveryRequest make_request(const DeliveryContext& ctx, const spool::QueuedMessage& m,
+                             config::Account account, const std::vector<std::size_t>& sent,
+                             const spool::BodyRef& body) {
+    const spool::EnvelopeSpec& spec = m.envelope.spec;
     DeliveryRequest r;
     r.message_id = m.id;
-    r.account = pick.account;
-    r.mail_from = upstream_mail_from(ctx.options.sender_rewrite, spec.mail_from, *pick.account);
+    r.account = std::move(account);
+    r.mail_from = upstream_mail_from(ctx.options.sender_rewrite, spec.mail_from, r.account);
     r.original_from = spec.mail_from;
     for (std::size_t i : sent) r.recipients.push_back(spec.recipients[i].address);
     r.message_path = body.path;
@@ -337,7 +372,7 @@ DeliveryRequest make_request(const DeliveryContext& ctx, const QueuedMessage& m,
 // schedule. If even the move fails (an I/O error), retry later.
 Disposition quarantine_corrupt(DeliveryContext& ctx, const std::string& id, WallTime now) {
     const auto ec = ctx.spool.quarantine(id, "failed its integrity check at delivery");
-    if (!ec || ec == make_error_code(SpoolErrc::not_found)) {
+    if (!ec || ec == make_error_code(spool::SpoolErrc::not_found)) {
         log::error("delivery", "message failed its integrity check; quarantined, not delivered",
                    {{"id", id}});
         return {Kind::removed, {}};
@@ -351,10 +386,10 @@ Disposition quarantine_corrupt(DeliveryContext& ctx, const std::string& id, Wall
 // SpoolErrc::corrupt is a verdict on the message; an OS error (EIO, EMFILE,
 // ENOMEM) is transient and keeps it queued with a backoff.
 std::optional<Disposition> load(DeliveryContext& ctx, const std::string& id, WallTime now,
-                                QueuedMessage& out) {
+                                spool::QueuedMessage& out) {
     auto loaded = ctx.spool.load(id);
-    if (loaded.error == make_error_code(SpoolErrc::not_found)) return Disposition{Kind::removed, {}};
-    if (loaded.error == make_error_code(SpoolErrc::corrupt)) return quarantine_corrupt(ctx, id, now);
+    if (loaded.error == make_error_code(spool::SpoolErrc::not_found)) return Disposition{Kind::removed, {}};
+    if (loaded.error == make_error_code(spool::SpoolErrc::corrupt)) return quarantine_corrupt(ctx, id, now);
     if (!loaded) {
         const auto summary = ctx.spool.summary(id);
         const std::uint32_t attempts = summary ? summary.value.attempts : 0;
@@ -371,6 +406,16 @@ std::optional<Disposition> load(DeliveryContext& ctx, const std::string& id, Wal
 
 }  // namespace
 
+Verdict verdict_for(const protocol::UpstreamOutcome& outcome, config::SenderRewrite rewrite) {
+    const Verdict v = protocol::classify(outcome);
+    const bool blames_rewritten_sender = rewrite != config::SenderRewrite::none &&
+                                         outcome.stage == protocol::Stage::mail && outcome.code >= 500 &&
+                                         outcome.code < 600 && outcome.code != 552;
+    if (blames_rewritten_sender && (v == Verdict::bounce_message || v == Verdict::bounce_recipient))
+        return Verdict::account_disabled;
+    return v;
+}
+
 std::string upstream_mail_from(config::SenderRewrite rewrite, const std::string& original,
                                const config::Account& account) {
     // The null sender stays null: a DSN must go out from <> (RFC 5321 4.5.5).
@@ -380,7 +425,7 @@ std::string upstream_mail_from(config::SenderRewrite rewrite, const std::string&
 
 boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::string id) {
     WallTime now = ctx.clock.now();
-    QueuedMessage m;
+    spool::QueuedMessage m;
     if (auto d = load(ctx, id, now, m)) co_return *d;
     std::vector<std::size_t> pending = pending_indexes(m.state);
     if (pending.empty()) co_return remove_finished(ctx, id, now);  // finished before a crash
@@ -389,20 +434,21 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
         co_return d;
     }
 
-    const Pick pick = ctx.selector.pick(pending.size(), {}, now);
-    if (!pick) {
-        if (pick.busy) co_return Disposition{Kind::busy, now};
+    const std::string& first = m.envelope.spec.recipients[pending.front()].address;
+    const pool::Reservation reservation = ctx.pool.pool().reserve(pending.size(), first, now);
+    if (!reservation) {
+        if (reservation.busy) co_return Disposition{Kind::busy, now};
         const Disposition d = co_await hold(ctx, m, now);
         co_return d;
     }
-    SettleGuard guard(ctx.selector, pick, ctx.clock);
-    const std::string account = pick.account->username;
+    SettleGuard guard(ctx.pool, reservation, ctx.clock);
     const std::vector<std::size_t> sent(pending.begin(),
-                                        pending.begin() + std::min(pick.recipients, pending.size()));
+                                        pending.begin() + std::min(reservation.recipients, pending.size()));
 
     auto body = ctx.spool.open_body(id);
     if (!body) {
-        if (body.error == make_error_code(SpoolErrc::not_found)) co_return Disposition{Kind::removed, {}};
+        if (body.error == make_error_code(spool::SpoolErrc::not_found))
+            co_return Disposition{Kind::removed, {}};
         log::error("delivery", "cannot open body; will retry", {{"id", id}, {"error", body.error.message()}});
         co_return Disposition{Kind::due_at, backoff_at(ctx, m, m.state.attempts + 1, now)};
     }
@@ -412,13 +458,19 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
     // it would cost a file fsync, a rename and a directory fsync per message
     // (measured: a third of the spool's fsyncs) and change nothing on
     // recovery. The outcome is persisted in conclude() before it is acted on.
-    DeliveryState active = m.state;
-    active.state = MessageState::active;
+    spool::DeliveryState active = m.state;
+    active.state = spool::MessageState::active;
     ++active.attempts;
 
+    // The send is in pool.state before it starts; if it cannot be recorded,
+    // it does not start (the guard releases the reservation).
+    const std::error_code recorded = co_await ctx.pool.durable();
+    if (recorded) co_return Disposition{Kind::due_at, backoff_at(ctx, m, m.state.attempts + 1, now)};
+    auto credentials = ctx.pool.pool().credentials(reservation.account);
+    if (!credentials) co_return Disposition{Kind::due_at, now};
     const DeliveryReport report =
-        co_await ctx.transport.deliver(make_request(ctx, m, pick, sent, body.value));
-    const Disposition d = co_await conclude(ctx, m, std::move(active), sent, report, account, guard);
+        co_await ctx.transport.deliver(make_request(ctx, m, std::move(*credentials), sent, body.value));
+    const Disposition d = co_await conclude(ctx, m, std::move(active), sent, report, reservation, guard);
     co_return d;
 }
 

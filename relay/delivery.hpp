@@ -17,7 +17,15 @@
 // - The message body is never loaded: the transport streams it from the
 //   spool file. Only a DSN with RET=FULL reads the stored message.
 // - 550 5.4.5, 454/421, 535/534 blame the account and reroute the message at
-//   once; they never bounce. Connection/TLS failures blame no account.
+//   once; they never bounce. Connection/TLS failures blame no account. With
+//   sender_rewrite set, a 5xx to MAIL FROM (other than 552) is about the
+//   account's own address: the account is disabled, the message rerouted.
+// - The reservation of the account is durable in pool.state before the
+//   transport starts (PoolKeeper::durable); when it cannot be recorded the
+//   reservation is released and the message backs off: nothing is sent
+//   unrecorded.
+// - A message held for want of a usable account is not rewritten when it is
+//   already held for that reason (no state write per wake).
 // Used by relay/engine.* (and its tests).
 #pragma once
 
@@ -27,12 +35,12 @@
 #include <functional>
 #include <string>
 
+#include "common/clock.hpp"
 #include "config/config.hpp"
-#include "relay/account_selector.hpp"
-#include "relay/clock.hpp"
+#include "relay/pool_keeper.hpp"
 #include "relay/scheduler.hpp"
-#include "relay/spool.hpp"
 #include "relay/transport.hpp"
+#include "spool/spool.hpp"
 
 namespace rp::metrics {
 class Metrics;
@@ -54,10 +62,10 @@ struct DeliveryOptions {
 
 // Everything an attempt touches. All references outlive the engine.
 struct DeliveryContext {
-    Spool& spool;
-    SpoolIntake& intake;  // where DSNs are queued
+    spool::Spool& spool;
+    spool::SpoolIntake& intake;  // where DSNs are queued
     Transport& transport;
-    AccountSelector& selector;
+    PoolKeeper& pool;  // the account pool and its pool.state
     metrics::Metrics& metrics;
     const Clock& clock;
     DeliveryOptions options;
@@ -71,5 +79,10 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
 // `envelope` and `envelope+header`, the client's sender for `none`.
 std::string upstream_mail_from(config::SenderRewrite rewrite, const std::string& original,
                                const config::Account& account);
+
+// The classifier's verdict for one outcome, with what only the delivery
+// knows: under sender_rewrite, a permanent refusal of MAIL FROM (not 552)
+// blames the account's address, not the message.
+protocol::Verdict verdict_for(const protocol::UpstreamOutcome& outcome, config::SenderRewrite rewrite);
 
 }  // namespace rp::relay

@@ -32,16 +32,16 @@ Engine::~Engine() {
     alive_.reset();
 }
 
-void Engine::start(const std::vector<MessageSummary>& recovered) {
+void Engine::start(const std::vector<spool::MessageSummary>& recovered) {
     if (started_) return;
     started_ = true;
-    for (MessageSummary s : recovered) {
+    for (spool::MessageSummary s : recovered) {
         s.next_attempt = WallTime{};  // every recovered message is ready again
-        s.state = MessageState::ready;
+        s.state = spool::MessageState::ready;
         scheduler_.add(s);
     }
     std::weak_ptr<int> alive = alive_;
-    context_.spool.set_commit_listener([this, alive, ex = executor_](const MessageSummary& s) {
+    context_.spool.set_commit_listener([this, alive, ex = executor_](const spool::MessageSummary& s) {
         boost::asio::post(ex, [this, alive, s] {
             if (alive.expired() || stopped_) return;
             scheduler_.add(s);
@@ -72,16 +72,18 @@ boost::asio::awaitable<void> Engine::loop() {
     while (!stopping_) {
         poked_ = false;
         const WallTime now = context_.clock.now();
-        const bool usable = context_.selector.any_usable(now);
-        if (usable && scheduler_.held() > 0) {
-            const std::size_t n = scheduler_.wake_held(now);
-            log::info("engine", "account usable again: held messages due now",
-                      {{"messages", std::to_string(n)}});
+        pool::Pool& accounts = context_.pool.pool();
+        const bool usable = accounts.any_usable(now);
+        const std::size_t slots = usable ? accounts.free_slots(now) : 0;
+        if (slots > 0 && scheduler_.held() > 0) {
+            const std::size_t n = scheduler_.wake_held(now, slots);
+            if (n > 0)
+                log::debug("engine", "account usable again: held messages due now",
+                           {{"messages", std::to_string(n)}});
         }
         // With no usable account every due message is taken so its attempt
         // records the no_account deferral and holds it.
-        const std::size_t room =
-            usable ? context_.selector.free_slots(now) : std::numeric_limits<std::size_t>::max();
+        const std::size_t room = usable ? slots : std::numeric_limits<std::size_t>::max();
         for (const auto& id : scheduler_.take_due(now, room)) launch(id);
         publish(now);
         if (poked_ || stopping_) continue;
@@ -100,7 +102,7 @@ std::chrono::milliseconds Engine::wait_time(WallTime now) const {
     // A due time already passed means the window or the accounts are full:
     // a finishing delivery pokes us.
     if (auto due = scheduler_.next_due()) until(*due);
-    if (auto change = context_.selector.next_change(now)) until(*change);
+    if (auto change = context_.pool.pool().next_change(now)) until(*change);
     return wait;
 }
 
@@ -140,7 +142,8 @@ void Engine::publish(WallTime now) {
     const auto oldest = scheduler_.oldest_arrival();
     context_.metrics.set_queue_oldest_age(oldest ? std::chrono::duration<double>(now - *oldest).count()
                                                  : 0.0);
-    context_.selector.publish(context_.metrics, now);
+    for (const auto& a : context_.pool.pool().status(now))
+        context_.metrics.set_account(a.name, pool::to_string(a.state), a.day.messages, a.limits.daily);
 }
 
 void Engine::stop(std::function<void()> on_stopped) {
@@ -191,7 +194,7 @@ std::size_t Engine::retry_all() {
 Engine::EraseResult Engine::erase(const std::string& id) {
     if (!scheduler_.contains(id)) return EraseResult::not_found;
     if (scheduler_.is_active(id)) return EraseResult::active;
-    if (auto ec = context_.spool.remove(id); ec && ec != make_error_code(SpoolErrc::not_found)) {
+    if (auto ec = context_.spool.remove(id); ec && ec != make_error_code(spool::SpoolErrc::not_found)) {
         log::error("engine", "delete failed", {{"id", id}, {"error", ec.message()}});
         return EraseResult::failed;
     }
@@ -203,13 +206,15 @@ Engine::EraseResult Engine::erase(const std::string& id) {
 }
 
 bool Engine::pause(const std::string& account) {
-    if (!context_.selector.pause(account)) return false;
+    if (!context_.pool.pool().pause(account, context_.clock.now())) return false;
+    context_.pool.flush_soon();
     poke();
     return true;
 }
 
 bool Engine::resume(const std::string& account) {
-    if (!context_.selector.resume(account)) return false;
+    if (!context_.pool.pool().resume(account, context_.clock.now())) return false;
+    context_.pool.flush_soon();
     poke();
     return true;
 }

@@ -6,9 +6,10 @@
 // admin action).
 //
 // Invariants:
-// - Held messages (no usable account) are woken as soon as any account is
+// - Held messages (no usable account) are woken as soon as an account is
 //   usable again (resume, cooldown over, rolling window frees), not at their
-//   next backoff time.
+//   next backoff time: as many as there are free connection slots, oldest
+//   first, not the whole backlog at once.
 // - At most Scheduler::max_active deliveries run at once; only those
 //   messages' envelopes are in memory.
 // - Not thread-safe: every method runs on the engine's executor. The spool's
@@ -35,7 +36,7 @@ struct EngineOptions {
     std::size_t max_active = 1;  // active window (connections_per_account x accounts)
     std::chrono::milliseconds stop_grace = std::chrono::seconds(10);
     // Held by every running coroutine, so whatever owns the engine (and the
-    // spool, transport and selector it uses) outlives abandoned deliveries.
+    // spool, transport and pool it uses) outlives abandoned deliveries.
     std::weak_ptr<void> keepalive;
 };
 
@@ -48,7 +49,7 @@ class Engine {
 
     // Index the recovered messages (all due now: at-least-once after a
     // crash), subscribe to new commits and start the loop.
-    void start(const std::vector<MessageSummary>& recovered);
+    void start(const std::vector<spool::MessageSummary>& recovered);
     // Stop taking work; on_stopped is posted when the running deliveries have
     // finished or stop_grace has passed (those left are abandoned: their
     // messages stay queued in their last durable state).
@@ -57,6 +58,11 @@ class Engine {
 
     // Re-evaluate now (cheap; coalesced).
     void poke();
+    // The active window after a reload changed the number of accounts.
+    void set_max_active(std::size_t n) {
+        scheduler_.set_max_active(n);
+        poke();
+    }
 
     // Admin.
     bool retry(const std::string& id);
@@ -67,8 +73,8 @@ class Engine {
     bool resume(const std::string& account);
 
     const Scheduler& scheduler() const { return scheduler_; }
-    AccountSelector& selector() { return context_.selector; }
-    const AccountSelector& selector() const { return context_.selector; }
+    pool::Pool& pool() { return context_.pool.pool(); }
+    PoolKeeper& keeper() { return context_.pool; }
     DeliveryContext& context() { return context_; }
 
   private:

@@ -10,17 +10,14 @@
 #include <atomic>
 
 #include "common/log.hpp"
-#include "relay/file_spool.hpp"
+#include "pool/file_store.hpp"
 #include "relay/relay_impl.hpp"
 #include "relay/sandbox_transport.hpp"
 #include "relay/smtp_transport.hpp"
+#include "spool/file_spool.hpp"
 
 namespace rp::relay {
 
-namespace {
-
-// With upstream.sandbox and no pool accounts, one stand-in account lets the
-// embedded default relay for real (into the sandbox directory).
 std::vector<config::Account> engine_accounts(const config::Config& config) {
     std::vector<config::Account> accounts = config.pool.accounts;
     if (accounts.empty() && config.upstream.sandbox) {
@@ -31,6 +28,26 @@ std::vector<config::Account> engine_accounts(const config::Config& config) {
         accounts.push_back(std::move(a));
     }
     return accounts;
+}
+
+pool::Options pool_options(const config::Config& config) {
+    pool::Options o;
+    o.strategy = config.pool.strategy;
+    o.cooldown_temporary = config.pool.cooldown_temporary;
+    o.connections_per_account = std::max<std::uint32_t>(1, config.upstream.connections_per_account);
+    o.warmup = config.pool.warmup;
+    return o;
+}
+
+namespace {
+
+// The pool.state backend named by pool.state (a path; redis:// is not built yet).
+std::unique_ptr<pool::Store> open_store(const config::Config& config, std::string& error) {
+    if (config.pool.state.starts_with("redis://")) {
+        error = "pool.state: redis:// is not supported by this build yet; use a file path";
+        return nullptr;
+    }
+    return pool::FileStore::open(config.pool.state, error);
 }
 
 std::unique_ptr<Transport> make_transport(boost::asio::io_context& io, const config::Config& config) {
@@ -55,8 +72,8 @@ DeliveryOptions delivery_options(const config::Config& config) {
 
 }  // namespace
 
-std::unique_ptr<SpoolWriter> IntakeGate::begin(const EnvelopeSpec& envelope) {
-    SpoolIntake* target = target_.load();
+std::unique_ptr<spool::SpoolWriter> IntakeGate::begin(const spool::EnvelopeSpec& envelope) {
+    spool::SpoolIntake* target = target_.load();
     return target ? target->begin(envelope) : nullptr;
 }
 
@@ -68,32 +85,39 @@ Relay::~Relay() {
     if (impl_->core && impl_->core->engine) impl_->core->engine->stop(nullptr);
 }
 
-SpoolIntake& Relay::intake() {
+spool::SpoolIntake& Relay::intake() {
     return impl_->gate;
 }
 
 std::error_code Relay::start() {
     if (impl_->core) return {};
     const config::Config& config = impl_->config;
-    FileSpoolOptions spool_options;
+    spool::FileSpoolOptions spool_options;
     spool_options.directory = config.queue.directory;
     spool_options.metrics = &impl_->metrics;
-    auto opened = FileSpool::open(std::move(spool_options));
+    auto opened = spool::FileSpool::open(std::move(spool_options));
     if (!opened) {
         log::error("relay", "cannot open the queue directory",
                    {{"directory", config.queue.directory}, {"error", opened.error.message()}});
         return opened.error;
     }
-    auto core = std::make_shared<Core>(
-        engine_accounts(config),
-        SelectorOptions{config.pool.cooldown_temporary, config.upstream.connections_per_account});
+    auto core = std::make_shared<Core>(engine_accounts(config), pool_options(config));
+    std::string store_error;
+    core->store = open_store(config, store_error);
+    if (!core->store) {
+        log::error("relay", "cannot open pool.state", {{"file", config.pool.state}, {"error", store_error}});
+        return std::make_error_code(std::errc::resource_unavailable_try_again);
+    }
+    core->keeper =
+        std::make_unique<PoolKeeper>(impl_->io.get_executor(), core->pool, *core->store, core->clock);
+    if (auto ec = core->keeper->open()) return ec;
     core->spool = std::move(opened.value);
     auto recovered = core->spool->recover();
     if (!recovered) {
         log::error("relay", "spool recovery failed", {{"error", recovered.error.message()}});
         return recovered.error;
     }
-    const RecoveryReport& r = recovered.value;
+    const spool::RecoveryReport& r = recovered.value;
     log::info("relay", "spool recovered",
               {{"messages", std::to_string(r.messages.size())},
                {"interrupted", std::to_string(r.interrupted)},
@@ -101,8 +125,8 @@ std::error_code Relay::start() {
                {"ms", std::to_string(r.elapsed.count())}});
     core->transport = make_transport(impl_->io, config);
     const std::size_t window = std::max<std::size_t>(1, config.upstream.connections_per_account) *
-                               std::max<std::size_t>(1, core->selector.size());
-    DeliveryContext ctx{*core->spool,   *core->spool, *core->transport,        core->selector,
+                               std::max<std::size_t>(1, core->pool.size());
+    DeliveryContext ctx{*core->spool,   *core->spool, *core->transport,        *core->keeper,
                         impl_->metrics, core->clock,  delivery_options(config)};
     core->engine = std::make_unique<Engine>(
         impl_->io.get_executor(), std::move(ctx),
@@ -126,32 +150,36 @@ void Relay::stop(std::function<void()> on_stopped) {
 }
 
 void Relay::reload(const config::Config& config) {
-    // Accounts known at start take new credentials and limits (and disabled
-    // ones are enabled again); adding/removing accounts, queue and upstream
-    // settings apply after a restart (live pool reload is the pool issue).
+    // The pool takes the new accounts, limits, strategy and warm-up at once;
+    // queue and upstream settings apply after a restart.
     Core* core = impl_->core.get();
     if (!core || config.upstream.sandbox != impl_->config.upstream.sandbox) {
         log::warn("relay", "configuration reloaded: queue, upstream and pool settings apply after a restart");
         return;
     }
-    const auto r = core->selector.reload(config.pool.accounts);
-    std::string added, removed;
-    for (const auto& n : r.ignored_added) added += (added.empty() ? "" : ",") + n;
-    for (const auto& n : r.ignored_removed) removed += (removed.empty() ? "" : ",") + n;
-    log::info("relay", "pool accounts reloaded (credentials, limits; disabled accounts enabled)",
-              {{"updated", std::to_string(r.updated)}});
-    if (!added.empty() || !removed.empty())
-        log::warn("relay", "added or removed pool accounts apply after a restart",
-                  {{"added", added}, {"removed", removed}});
+    const auto r = core->pool.reload(engine_accounts(config), pool_options(config), core->clock.now());
+    core->keeper->flush_soon();
+    core->engine->set_max_active(std::max<std::size_t>(1, config.upstream.connections_per_account) *
+                                 std::max<std::size_t>(1, core->pool.size()));
+    auto joined = [](const std::vector<std::string>& names) {
+        std::string out;
+        for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+        return out;
+    };
+    log::info("relay", "pool reloaded (accounts, limits, strategy, warm-up; disabled accounts enabled)",
+              {{"updated", std::to_string(r.updated.size())},
+               {"added", joined(r.added)},
+               {"removed", joined(r.removed)}});
     log::info("relay", "queue and upstream settings apply after a restart");
     core->engine->poke();
 }
 
 std::string Relay::readiness_problem() const {
-    const Core* core = impl_->core.get();
+    Core* core = impl_->core.get();
     if (!core || !core->engine->running()) return "relay engine not running";
     if (!core->spool->writable()) return "queue directory not writable: " + core->spool->directory();
-    if (!core->engine->selector().any_usable(core->clock.now())) return "no usable pool account";
+    if (!core->keeper->problem().empty()) return core->keeper->problem();
+    if (!core->pool.any_usable(core->clock.now())) return "no usable pool account";
     return "";
 }
 

@@ -1,5 +1,5 @@
 // The delivery engine as app/ sees it: one object that owns the spool, the
-// transport (SMTP upstream or sandbox directory), the account selector and
+// transport (SMTP upstream or sandbox directory), the account pool (pool/ + its pool.state keeper) and
 // the scheduler, and answers the admin API.
 //
 // Invariants:
@@ -22,7 +22,7 @@
 
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
-#include "relay/spool_intake.hpp"
+#include "spool/spool_intake.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -51,7 +51,7 @@ class Relay {
     // The seam for server/: begin -> append -> commit. Valid from
     // construction to destruction; before start() it refuses (begin() ==
     // nullptr, the server answers 451) because the spool is not recovered.
-    SpoolIntake& intake();
+    spool::SpoolIntake& intake();
 
     // Recover the spool, then start the scheduler. Returns an error (and logs
     // it) when the queue directory is unusable; the process should then exit.
@@ -63,10 +63,10 @@ class Relay {
     // Idempotent; on_stopped may be empty.
     void stop(std::function<void()> on_stopped);
 
-    // SIGHUP: accounts known at start take the new credentials and limits
-    // and a disabled account is enabled again; adding or removing accounts
-    // and the queue/upstream settings apply after a restart (live pool
-    // reload is the pool issue). Logged.
+    // SIGHUP: the pool takes the new accounts (added ones start taking mail,
+    // removed ones finish their running sends and keep their usage), limits,
+    // credentials, strategy and warm-up; a disabled account is enabled
+    // again. Queue and upstream settings apply after a restart. Logged.
     void reload(const config::Config& config);
 
     // "" when ready: the engine runs, the queue directory is writable and at

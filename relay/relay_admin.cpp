@@ -1,7 +1,7 @@
 // Relay facade, admin half: the JSON answers behind `relaypool queue ...` and
 // `relaypool pool ...` (shapes documented in relay.hpp). Reads go to the
 // spool (envelopes are loaded one at a time, never kept); changes go through
-// the engine so the scheduler and the selector stay consistent.
+// the engine so the scheduler and the pool stay consistent.
 #include <algorithm>
 
 #include "relay/admin_json.hpp"
@@ -23,18 +23,18 @@ AdminResponse not_found(std::string_view what) {
     return {404, json::error(std::string(what))};
 }
 
-std::string recipients_array(const EnvelopeSpec& spec) {
+std::string recipients_array(const spool::EnvelopeSpec& spec) {
     std::string out = "[";
     for (const auto& r : spec.recipients) out += json::quote(r.address) + ",";
     json::close(out, ']');
     return out;
 }
 
-std::string shown_state(const Engine& engine, const std::string& id, MessageState stored) {
+std::string shown_state(const Engine& engine, const std::string& id, spool::MessageState stored) {
     return std::string(engine.scheduler().is_active(id) ? "active" : to_string(stored));
 }
 
-std::string list_item(const Engine& engine, const QueuedMessage& m, WallTime now) {
+std::string list_item(const Engine& engine, const spool::QueuedMessage& m, WallTime now) {
     std::string o = "{";
     json::field(o, "id", json::quote(m.id));
     json::field(o, "age_seconds", json::seconds(now - m.envelope.arrival));
@@ -49,8 +49,8 @@ std::string list_item(const Engine& engine, const QueuedMessage& m, WallTime now
     return o;
 }
 
-std::string envelope_object(const QueuedMessage& m) {
-    const EnvelopeSpec& s = m.envelope.spec;
+std::string envelope_object(const spool::QueuedMessage& m) {
+    const spool::EnvelopeSpec& s = m.envelope.spec;
     std::string o = "{";
     json::field(o, "mail_from", json::quote(s.mail_from));
     json::field(o, "ret", json::quote(s.ret));
@@ -63,10 +63,10 @@ std::string envelope_object(const QueuedMessage& m) {
     return o;
 }
 
-std::string recipient_states(const QueuedMessage& m) {
+std::string recipient_states(const spool::QueuedMessage& m) {
     std::string out = "[";
     for (std::size_t i = 0; i < m.state.recipients.size(); ++i) {
-        const RecipientState& r = m.state.recipients[i];
+        const spool::RecipientState& r = m.state.recipients[i];
         std::string o = "{";
         json::field(o, "address",
                     json::quote(i < m.envelope.spec.recipients.size() ? m.envelope.spec.recipients[i].address
@@ -82,7 +82,7 @@ std::string recipient_states(const QueuedMessage& m) {
     return out;
 }
 
-std::string history_array(const DeliveryState& s) {
+std::string history_array(const spool::DeliveryState& s) {
     std::string out = "[";
     for (const auto& h : s.history) {
         std::string o = "{";
@@ -122,7 +122,7 @@ AdminResponse Relay::queue_show(std::string_view id) const {
     if (!core) return not_running();
     auto loaded = core->spool->load(std::string(id));
     if (!loaded) return not_found("no such message");
-    const QueuedMessage& m = loaded.value;
+    const spool::QueuedMessage& m = loaded.value;
     const WallTime now = core->clock.now();
     std::string o = "{";
     json::field(o, "id", json::quote(m.id));
@@ -174,13 +174,19 @@ AdminResponse Relay::pool_status() const {
     Core* core = impl_->core.get();
     if (!core) return not_running();
     std::string body = "{\"accounts\":[";
-    for (const auto& s : core->engine->selector().status(core->clock.now())) {
+    for (const auto& s : core->pool.status(core->clock.now())) {
         std::string o = "{";
         json::field(o, "name", json::quote(s.name));
-        json::field(o, "state", json::quote(to_string(s.state)));
-        json::field(o, "sent_24h", std::to_string(s.sent_24h));
-        json::field(o, "limit", std::to_string(s.daily_limit));
-        json::field(o, "recipients_24h", std::to_string(s.recipients_24h));
+        json::field(o, "state", json::quote(pool::to_string(s.state)));
+        json::field(o, "reason", json::quote(s.reason));
+        json::field(o, "since", json::time(s.since));
+        json::field(o, "sent_24h", std::to_string(s.day.messages));
+        json::field(o, "limit", std::to_string(s.limits.daily));
+        json::field(o, "recipients_24h", std::to_string(s.day.recipients));
+        json::field(o, "recipient_limit", std::to_string(s.limits.recipients));
+        json::field(o, "sent_1h", std::to_string(s.hour_messages));
+        json::field(o, "hourly_limit", std::to_string(s.limits.hourly));
+        json::field(o, "warmup_day", s.limits.ramp_day ? std::to_string(*s.limits.ramp_day) : "null");
         json::field(o, "cooldown_until", s.until ? json::time(*s.until) : "\"\"");
         json::field(o, "last_error", json::quote(s.last_error));
         json::field(o, "in_flight", std::to_string(s.in_flight));
@@ -202,10 +208,10 @@ AdminResponse Relay::pool_resume(std::string_view account) {
     Core* core = impl_->core.get();
     if (!core) return not_running();
     if (!core->engine->resume(std::string(account))) return not_found("no such account");
-    for (const auto& s : core->engine->selector().status(core->clock.now()))
+    for (const auto& s : core->pool.status(core->clock.now()))
         if (s.name == account)
             return {200, "{\"account\":" + json::quote(account) +
-                             ",\"state\":" + json::quote(to_string(s.state)) + "}"};
+                             ",\"state\":" + json::quote(pool::to_string(s.state)) + "}"};
     return {200, "{\"account\":" + json::quote(account) + "}"};
 }
 

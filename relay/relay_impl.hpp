@@ -10,38 +10,49 @@
 #include <atomic>
 #include <memory>
 
+#include "common/clock.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
-#include "relay/account_selector.hpp"
-#include "relay/clock.hpp"
+#include "pool/pool.hpp"
+#include "pool/store.hpp"
 #include "relay/engine.hpp"
-#include "relay/file_spool.hpp"
+#include "relay/pool_keeper.hpp"
 #include "relay/relay.hpp"
 #include "relay/transport.hpp"
+#include "spool/file_spool.hpp"
 
 namespace rp::relay {
 
 // The intake handed to server/ before the spool exists: refuses (nullptr,
 // the server answers 451) until start() opens it, and again after stop().
 // Thread-safe.
-class IntakeGate final : public SpoolIntake {
+class IntakeGate final : public spool::SpoolIntake {
   public:
-    std::unique_ptr<SpoolWriter> begin(const EnvelopeSpec& envelope) override;
-    void open(SpoolIntake* target) { target_.store(target); }
+    std::unique_ptr<spool::SpoolWriter> begin(const spool::EnvelopeSpec& envelope) override;
+    void open(spool::SpoolIntake* target) { target_.store(target); }
 
   private:
-    std::atomic<SpoolIntake*> target_{nullptr};
+    std::atomic<spool::SpoolIntake*> target_{nullptr};
 };
 
 struct Core {
-    Core(std::vector<config::Account> accounts, SelectorOptions options)
-        : selector(std::move(accounts), options) {}
-    std::unique_ptr<FileSpool> spool;
+    Core(std::vector<config::Account> accounts, pool::Options options)
+        : pool(std::move(accounts), std::move(options)) {}
+    std::unique_ptr<spool::FileSpool> spool;
     std::unique_ptr<Transport> transport;
-    AccountSelector selector;
+    pool::Pool pool;
+    std::unique_ptr<pool::Store> store;  // pool.state
     SystemClock clock;
+    std::unique_ptr<PoolKeeper> keeper;
     std::unique_ptr<Engine> engine;  // last: destroyed first
 };
+
+// The pool's options from the configuration (one place for start and reload).
+pool::Options pool_options(const config::Config& config);
+// The accounts the pool runs with: the configured ones, or with
+// upstream.sandbox and none configured, one stand-in that lets the embedded
+// default relay for real (into the sandbox directory).
+std::vector<config::Account> engine_accounts(const config::Config& config);
 
 struct Relay::Impl {
     Impl(boost::asio::io_context& io_, const config::Config& config_, metrics::Metrics& metrics_)

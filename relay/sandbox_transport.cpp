@@ -65,7 +65,7 @@ std::string safe_name(std::string_view id) {
 }
 
 std::string envelope_lines(const DeliveryRequest& r) {
-    std::string s = "X-Relaypool-Account: " + r.account->username + "\r\n";
+    std::string s = "X-Relaypool-Account: " + r.account.username + "\r\n";
     s += "X-Relaypool-Mail-From: <" + r.mail_from + ">\r\n";
     for (const auto& rcpt : r.recipients) s += "X-Relaypool-Rcpt-To: <" + rcpt + ">\r\n";
     return s;
@@ -116,7 +116,7 @@ SandboxTransport::WriteResult SandboxTransport::write(const DeliveryRequest& r) 
     protocol::MessageFilterOptions fo;
     fo.strip_headers = impl_->options.strip_headers;
     if (impl_->options.sender_rewrite == config::SenderRewrite::envelope_header && !r.original_from.empty())
-        fo.rewrite_from_to = r.account->username;
+        fo.rewrite_from_to = r.account.username;
     protocol::MessageFilter filter(std::move(fo));
 
     std::string buf(kChunk, '\0');
@@ -149,7 +149,7 @@ SandboxTransport::WriteResult SandboxTransport::write(const DeliveryRequest& r) 
 
 boost::asio::awaitable<DeliveryReport> SandboxTransport::deliver(DeliveryRequest request) {
     DeliveryReport report;
-    if (impl_->closed || !request.account) {
+    if (impl_->closed || request.account.username.empty()) {
         report.session_failure = protocol::UpstreamOutcome{
             protocol::Stage::connect, 0, "", "sandbox: shut down", protocol::LocalFailure::refused};
         co_return report;
@@ -175,7 +175,7 @@ boost::asio::awaitable<DeliveryReport> SandboxTransport::deliver(DeliveryRequest
         co_return report;
     }
     log::info("sandbox", "written",
-              {{"id", request.message_id}, {"account", request.account->username}, {"file", result.path}});
+              {{"id", request.message_id}, {"account", request.account.username}, {"file", result.path}});
     for (const auto& rcpt : request.recipients)
         report.recipients.push_back(RecipientResult{
             rcpt,

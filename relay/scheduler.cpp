@@ -12,26 +12,26 @@ void Scheduler::enqueue(const std::string& id, Entry& e, WallTime due, bool held
     e.due = due;
     e.held = held;
     e.deferred = deferred || held;
-    if (e.held) ++held_;
+    if (e.held) held_keys_.emplace(due, id);
     if (e.deferred) ++deferred_;
     waiting_.emplace(due, id);
 }
 
 void Scheduler::dequeue(const std::string& id, Entry& e) {
     waiting_.erase(Key{e.due, id});
-    if (e.held) --held_;
+    if (e.held) held_keys_.erase(Key{e.due, id});
     if (e.deferred) --deferred_;
     e.held = false;
     e.deferred = false;
 }
 
-void Scheduler::add(const MessageSummary& summary) {
+void Scheduler::add(const spool::MessageSummary& summary) {
     auto [it, inserted] = entries_.try_emplace(summary.id);
     if (!inserted) return;
     it->second.arrival = summary.arrival;
     arrivals_.insert(summary.arrival);
     enqueue(summary.id, it->second, summary.next_attempt, false,
-            summary.state == MessageState::deferred && !summary.interrupted);
+            summary.state == spool::MessageState::deferred && !summary.interrupted);
 }
 
 std::vector<std::string> Scheduler::take_due(WallTime now, std::size_t limit) {
@@ -72,17 +72,18 @@ void Scheduler::finished(const std::string& id, const Disposition& d) {
     }
 }
 
-std::size_t Scheduler::wake_held(WallTime now) {
-    if (held_ == 0) return 0;
-    std::vector<std::string> ids;
-    for (const auto& [due, id] : waiting_)
-        if (entries_.at(id).held) ids.push_back(id);
-    for (const auto& id : ids) {
+std::size_t Scheduler::wake_held(WallTime now, std::size_t limit) {
+    std::size_t woken = 0;
+    // Held messages wait at their expiry time: the first ones expire first,
+    // i.e. they arrived first.
+    while (woken < limit && !held_keys_.empty()) {
+        const std::string id = held_keys_.begin()->second;
         Entry& e = entries_.at(id);
         dequeue(id, e);
         enqueue(id, e, now, false, true);
+        ++woken;
     }
-    return ids.size();
+    return woken;
 }
 
 bool Scheduler::make_due(const std::string& id, WallTime now) {

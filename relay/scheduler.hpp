@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "relay/spool.hpp"
+#include "spool/spool.hpp"
 
 namespace rp::relay {
 
@@ -52,7 +52,7 @@ class Scheduler {
 
     // A message entered the queue (recovery or a new commit). Ignored if
     // already known. Due at summary.next_attempt (epoch = now).
-    void add(const MessageSummary& summary);
+    void add(const spool::MessageSummary& summary);
 
     // Up to min(limit, window room) due message ids, oldest due first; they
     // become active.
@@ -61,8 +61,9 @@ class Scheduler {
     // The attempt on an active message ended.
     void finished(const std::string& id, const Disposition& disposition);
 
-    // An account became usable: every held message is due now. Returns how many.
-    std::size_t wake_held(WallTime now);
+    // An account became usable: up to `limit` held messages (the oldest)
+    // are due now. Returns how many.
+    std::size_t wake_held(WallTime now, std::size_t limit);
 
     // Operator retry: make a waiting message (or all) due now. false/0 when
     // unknown or active.
@@ -76,8 +77,10 @@ class Scheduler {
     bool is_active(const std::string& id) const;
     std::size_t size() const { return entries_.size(); }
     std::size_t active() const { return active_; }
-    std::size_t held() const { return held_; }
+    std::size_t held() const { return held_keys_.size(); }
     std::size_t max_active() const { return max_active_; }
+    // A smaller window only stops new deliveries until enough have finished.
+    void set_max_active(std::size_t n) { max_active_ = n == 0 ? 1 : n; }
 
     // The earliest due time of a waiting message (held ones count at their
     // expiry), or nullopt when nothing waits.
@@ -100,10 +103,10 @@ class Scheduler {
 
     std::size_t max_active_;
     std::size_t active_ = 0;
-    std::size_t held_ = 0;
     std::size_t deferred_ = 0;
     std::unordered_map<std::string, Entry> entries_;
     std::set<Key> waiting_;             // (due, id) of every non-active message
+    std::set<Key> held_keys_;           // (due, id) of the held ones among them
     std::multiset<WallTime> arrivals_;  // for the oldest-age gauge
 };
 

@@ -506,7 +506,7 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
         m.body_8bitmime = req.body_8bitmime;
         m.smtputf8 = req.smtputf8;
         m.filter.strip_headers = options.strip_headers;
-        if (options.rewrite_from_header) m.filter.rewrite_from_to = req.account->username;
+        if (options.rewrite_from_header) m.filter.rewrite_from_to = req.account.username;
         return m;
     }
 
@@ -549,9 +549,9 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
 
     asio::awaitable<DeliveryReport> deliver(DeliveryRequest req) {
         auto self = shared_from_this();  // pool state outlives a transport destroyed mid-delivery
-        if (req.account == nullptr)
+        if (req.account.username.empty())
             co_return failed(protocol::local_outcome(Stage::connect, LocalFailure::protocol, "no account"));
-        const config::Account& account = *req.account;
+        const config::Account& account = req.account;
         if (account.oauth2 || account.password.empty())
             co_return failed(
                 protocol::local_outcome(Stage::auth, LocalFailure::protocol, "oauth2 not supported yet"));

@@ -24,13 +24,15 @@ namespace rp::relay {
 
 struct DeliveryRequest {
     std::string message_id;
-    const config::Account* account = nullptr;  // the pool account to send through
-    std::string mail_from;                     // envelope sender as it goes upstream (after sender_rewrite)
-    std::string original_from;                 // the client's envelope sender (for header rewrite)
-    std::vector<std::string> recipients;       // only those still pending
-    std::string message_path;                  // spool file holding the message
-    std::uint64_t body_offset = 0;             // where the message bytes start in that file
-    std::uint64_t body_size = 0;               // message bytes (after the offset)
+    // The pool account to send through: its current settings, asked of the
+    // pool by id when the send starts (a reload may have replaced them).
+    config::Account account;
+    std::string mail_from;                // envelope sender as it goes upstream (after sender_rewrite)
+    std::string original_from;            // the client's envelope sender (for header rewrite)
+    std::vector<std::string> recipients;  // only those still pending
+    std::string message_path;             // spool file holding the message
+    std::uint64_t body_offset = 0;        // where the message bytes start in that file
+    std::uint64_t body_size = 0;          // message bytes (after the offset)
     bool body_8bitmime = false;
     bool smtputf8 = false;
 };

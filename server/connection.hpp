@@ -24,10 +24,10 @@
 #include <string>
 
 #include "protocol/server_session.hpp"
-#include "relay/spool_intake.hpp"
 #include "server/connection_limits.hpp"
 #include "server/server_core.hpp"
 #include "server/smtp_stream.hpp"
+#include "spool/spool_intake.hpp"
 
 namespace rp::server {
 
@@ -93,7 +93,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string peer_addr_;    // TCP peer
     std::string client_addr_;  // after PROXY protocol
     std::optional<protocol::ServerSession> session_;
-    std::unique_ptr<relay::SpoolWriter> writer_;
+    std::unique_ptr<spool::SpoolWriter> writer_;
     std::string mail_from_;
     std::size_t recipients_ = 0;
 

@@ -56,8 +56,8 @@ net::awaitable<T> await_callback(Start start) {
                                                                        net::use_awaitable, std::move(start));
 }
 
-relay::EnvelopeSpec to_spec(const protocol::Envelope& e) {
-    relay::EnvelopeSpec spec;
+spool::EnvelopeSpec to_spec(const protocol::Envelope& e) {
+    spool::EnvelopeSpec spec;
     spec.mail_from = e.mail_from;
     for (const auto& r : e.recipients) spec.recipients.push_back({r.address, r.notify, r.orcpt});
     spec.ret = e.ret;

@@ -140,7 +140,7 @@ net::awaitable<void> Server::Core::accept_loop(ListenerState& listener) {
 }
 
 Server::Server(net::io_context& io, const config::Config& config, metrics::Metrics& metrics,
-               relay::SpoolIntake& intake)
+               spool::SpoolIntake& intake)
     : core_(std::make_shared<Core>(io, metrics, intake)) {
     for (const auto& l : config.listeners) core_->listeners.push_back(std::make_unique<ListenerState>(io, l));
     core_->limits = ConnectionLimits::create(limit_settings(config));

@@ -2,7 +2,7 @@
 // connection limits, TLS context and client AUTH, driving one
 // protocol::ServerSession per connection on the caller's io_context (one
 // thread; no thread per connection). Messages go to the spool only through
-// relay::SpoolIntake.
+// spool::SpoolIntake.
 //
 // Lifecycle (all calls on the io_context's thread):
 //   Server s(io, config, metrics, intake);
@@ -30,7 +30,7 @@ class io_context;
 namespace rp::metrics {
 class Metrics;
 }
-namespace rp::relay {
+namespace rp::spool {
 class SpoolIntake;
 }
 
@@ -39,7 +39,7 @@ namespace rp::server {
 class Server {
   public:
     Server(boost::asio::io_context& io, const config::Config& config, metrics::Metrics& metrics,
-           relay::SpoolIntake& intake);
+           spool::SpoolIntake& intake);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

@@ -23,10 +23,10 @@
 
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
-#include "relay/spool_intake.hpp"
 #include "server/auth_workers.hpp"
 #include "server/connection_limits.hpp"
 #include "server/server.hpp"
+#include "spool/spool_intake.hpp"
 
 namespace rp::server {
 
@@ -45,12 +45,12 @@ struct ListenerState {
 };
 
 struct Server::Core : std::enable_shared_from_this<Server::Core> {
-    Core(boost::asio::io_context& io, metrics::Metrics& m, relay::SpoolIntake& i)
+    Core(boost::asio::io_context& io, metrics::Metrics& m, spool::SpoolIntake& i)
         : io(io), metrics(m), intake(i), grace_timer(io) {}
 
     boost::asio::io_context& io;
     metrics::Metrics& metrics;
-    relay::SpoolIntake& intake;
+    spool::SpoolIntake& intake;
     config::Config start_config;               // what start() builds the first snapshot from
     std::shared_ptr<const Settings> settings;  // null until start()
     std::shared_ptr<ConnectionLimits> limits;

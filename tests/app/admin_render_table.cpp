@@ -96,19 +96,23 @@ TEST_CASE("render_queue_list: an empty queue is the header alone; a wrong shape 
     CHECK_FALSE(render_queue_list(R"J({"messages":{}})J").has_value());
 }
 
-TEST_CASE("render_pool_status: usage as SENT/LIMIT, empty cooldown and error as -") {
+TEST_CASE("render_pool_status: usage as SENT/LIMIT, empty cooldown and error as -, warm-up day, reason") {
     const char* body = R"J({"accounts":[
         {"name":"relay01@gmail.com","state":"active","sent_24h":12,"limit":2000,"cooldown_until":"","last_error":""},
         {"name":"relay02@gmail.com","state":"cooling","sent_24h":1999,"limit":2000,
-         "cooldown_until":"2026-11-25T20:15:00Z","last_error":"454 4.7.0 Too many login attempts"}]})J";
+         "cooldown_until":"2026-11-25T20:15:00Z","last_error":"454 4.7.0 Too many login attempts"},
+        {"name":"relay03@gmail.com","state":"paused","sent_24h":3,"limit":100,"warmup_day":2,
+         "cooldown_until":"","last_error":"","reason":"paused by operator"}]})J";
     auto text = render_pool_status(body);
     REQUIRE(text.has_value());
     auto l = lines(*text);
-    REQUIRE(l.size() == 3);
-    CHECK(l[0] == "NAME               STATE    SENT/LIMIT  COOLDOWN-UNTIL        LAST-ERROR");
-    CHECK(l[1] == "relay01@gmail.com  active   12/2000     -                     -");
+    REQUIRE(l.size() == 4);
+    CHECK(l[0] == "NAME               STATE    SENT/LIMIT  COOLDOWN-UNTIL        WARMUP  LAST-ERROR");
+    CHECK(l[1] == "relay01@gmail.com  active   12/2000     -                     -       -");
     CHECK(l[2] ==
-          "relay02@gmail.com  cooling  1999/2000   2026-11-25T20:15:00Z  454 4.7.0 Too many login attempts");
+          "relay02@gmail.com  cooling  1999/2000   2026-11-25T20:15:00Z  -       454 4.7.0 Too many login "
+          "attempts");
+    CHECK(l[3] == "relay03@gmail.com  paused   3/100       -                     day 2   paused by operator");
     CHECK_FALSE(render_pool_status(R"J({"messages":[]})J").has_value());
 }
 

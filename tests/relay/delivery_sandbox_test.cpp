@@ -72,7 +72,7 @@ TEST_CASE("sandbox: writes <id>-<n>.eml with the account, envelope and the filte
         {(dir.path / "box").string(), {"Received", "X-Originating-IP"}, config::SenderRewrite::envelope});
     relay::DeliveryRequest r;
     r.message_id = "0000000000000007";
-    r.account = &account;
+    r.account = account;
     r.mail_from = "one@pool.example";
     r.original_from = "app@client.example";
     r.recipients = {"x@dest.example", "y@dest.example"};
@@ -117,7 +117,7 @@ TEST_CASE("sandbox: a write failure is an upstream failure, not an account's") {
     relay::SandboxTransport t({blocked.string(), {}, config::SenderRewrite::envelope});
     relay::DeliveryRequest r;
     r.message_id = "1";
-    r.account = &account;
+    r.account = account;
     r.recipients = {"x@dest.example"};
     r.message_path = blocked.string();
     r.body_size = 1;

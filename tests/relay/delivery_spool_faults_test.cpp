@@ -12,10 +12,10 @@
 #include <filesystem>
 #include <optional>
 
+#include "../spool/spool_test_util.hpp"
 #include "delivery_test_util.hpp"
 #include "relay/delivery.hpp"
-#include "relay/file_spool.hpp"
-#include "spool_test_util.hpp"
+#include "spool/file_spool.hpp"
 
 using namespace engine_test;
 using Kind = relay::Disposition::Kind;
@@ -26,21 +26,22 @@ struct FileRig {
     spool_test::TempDir dir;
     std::shared_ptr<spool_test::ScriptedFaults> faults = std::make_shared<spool_test::ScriptedFaults>();
     Rig rig;
-    std::unique_ptr<relay::FileSpool> spool;
+    std::unique_ptr<spool::FileSpool> spool;
 
     FileRig() {
-        auto opened = relay::FileSpool::open(
+        auto opened = spool::FileSpool::open(
             {.directory = dir.path, .commit_workers = 2, .faults = faults, .metrics = &rig.metrics});
         REQUIRE(opened);
         spool = std::move(opened.value);
         REQUIRE(spool->recover());
+        REQUIRE_FALSE(rig.keeper.open());
     }
 
     std::string submit() { return spool_test::put(*spool, "Subject: hi\r\n\r\nhello\r\n", 1); }
 
     // Runs one attempt to its end (FileSpool callbacks come from its workers).
     relay::Disposition attempt(const std::string& id) {
-        relay::DeliveryContext ctx{*spool,      *spool,    rig.transport, rig.selector,
+        relay::DeliveryContext ctx{*spool,      *spool,    rig.transport, rig.keeper,
                                    rig.metrics, rig.clock, rig.options};
         std::optional<relay::Disposition> d;
         boost::asio::co_spawn(
@@ -92,7 +93,7 @@ TEST_CASE("an OS error at load keeps the message queued with a backoff; it goes 
         CAPTURE(err);
         FileRig f;
         const auto id = f.submit();
-        f.faults->arm(relay::FaultPoint::read_message, err);
+        f.faults->arm(spool::FaultPoint::read_message, err);
         const auto now = f.rig.clock.now();
         const auto d = f.attempt(id);
         CHECK(d.kind == Kind::due_at);
@@ -115,8 +116,8 @@ TEST_CASE("an OS error at load keeps the message queued with a backoff; it goes 
 TEST_CASE("a damaged state file at load: the state is quarantined, the message still goes out") {
     FileRig f;
     const auto id = f.submit();
-    relay::DeliveryState st = relay::DeliveryState::fresh(1);
-    st.state = relay::MessageState::deferred;
+    spool::DeliveryState st = spool::DeliveryState::fresh(1);
+    st.state = spool::MessageState::deferred;
     st.attempts = 2;
     REQUIRE_FALSE(f.spool->update_state(id, st));
     spool_test::spit(f.dir / ("queue/" + id + ".state"), "RELAYPOOL-STATE 1\ngarbage\n");

@@ -8,8 +8,8 @@
 #include "delivery_test_util.hpp"
 
 using namespace engine_test;
-using relay::MessageState;
-using relay::RecipientStatus;
+using spool::MessageState;
+using spool::RecipientStatus;
 
 namespace {
 
@@ -26,10 +26,10 @@ TEST_CASE("happy path: delivered through one account, removed, counted") {
     const auto& call = rig.transport.calls[0];
     CHECK(call.message_id == id);
     CHECK(call.recipients == std::vector<std::string>{"x@dest.example", "y@dest.example"});
-    CHECK(call.mail_from == call.account->username);  // sender_rewrite: envelope
+    CHECK(call.mail_from == call.account.username);  // sender_rewrite: envelope
     CHECK(call.original_from == "app@client.example");
     CHECK(rig.spool.list().empty());
-    CHECK(rig.metric("relaypool_deliveries_total", {"account=\"" + call.account->username + "\""}) == 1);
+    CHECK(rig.metric("relaypool_deliveries_total", {"account=\"" + call.account.username + "\""}) == 1);
     CHECK(rig.metric("relaypool_queue_depth", {"state=\"ready\""}) == 0);
 }
 
@@ -141,7 +141,7 @@ struct BlameRow {
     const char* name;
     UpstreamOutcome outcome;
     bool at_rcpt;
-    relay::AccountState state;
+    pool::AccountState state;
     const char* reason;
 };
 
@@ -149,32 +149,32 @@ TEST_CASE("account-blaming refusals reroute through another account") {
     const BlameRow rows[] = {
         {"454 4.7.0 at AUTH",
          reply(Stage::auth, 454, "4.7.0", "Too many login attempts, please try again later"), false,
-         relay::AccountState::cooling_down, "rate_limited"},
+         pool::State::cooling_down, "rate_limited"},
         {"421 4.7.0 after MAIL", reply(Stage::mail, 421, "4.7.0", "Try again later, closing connection"),
-         false, relay::AccountState::cooling_down, "temporary"},
+         false, pool::State::cooling_down, "temporary"},
         {"535 5.7.8 at AUTH", reply(Stage::auth, 535, "5.7.8", "Username and Password not accepted"), false,
-         relay::AccountState::disabled, "auth"},
+         pool::State::disabled, "auth"},
         {"534 5.7.9 at AUTH", reply(Stage::auth, 534, "5.7.9", "Application-specific password required"),
-         false, relay::AccountState::disabled, "auth"},
+         false, pool::State::disabled, "auth"},
         {"550 5.4.5 at RCPT", reply(Stage::rcpt, 550, "5.4.5", "Daily user sending limit exceeded"), true,
-         relay::AccountState::exhausted, "quota"},
+         pool::State::exhausted, "quota"},
         {"550 5.4.5 after the body", reply(Stage::body, 550, "5.4.5", "Daily user sending limit exceeded"),
-         false, relay::AccountState::exhausted, "quota"},
+         false, pool::State::exhausted, "quota"},
     };
     for (const auto& row : rows) {
         CAPTURE(row.name);
         Rig rig;
         std::string first;
         rig.transport.script = [&](const relay::DeliveryRequest& r) {
-            if (first.empty()) first = r.account->username;
-            if (r.account->username != first) return delivered(r);
+            if (first.empty()) first = r.account.username;
+            if (r.account.username != first) return delivered(r);
             return row.at_rcpt ? all(r, row.outcome) : session_failed(row.outcome);
         };
         rig.start();
         rig.submit("app@client.example", {"x@dest.example"});
         REQUIRE(rig.transport.calls.size() == 2);
-        CHECK(rig.transport.calls[0].account->username == first);
-        CHECK(rig.transport.calls[1].account->username != first);
+        CHECK(rig.transport.calls[0].account.username == first);
+        CHECK(rig.transport.calls[1].account.username != first);
         CHECK(rig.spool.list().empty());
         CHECK(rig.status_of(first).state == row.state);
         CHECK(rig.metric("relaypool_deferrals_total",
@@ -197,8 +197,8 @@ TEST_CASE("421 blaming the IP cools every account; mail waits, then goes") {
     rig.start();
     const auto id = rig.submit("app@client.example", {"x@dest.example"});
     CHECK(rig.transport.calls.size() == 1);
-    CHECK(rig.status_of(kA).state == relay::AccountState::cooling_down);
-    CHECK(rig.status_of(kB).state == relay::AccountState::cooling_down);
+    CHECK(rig.status_of(kA).state == pool::State::cooling_down);
+    CHECK(rig.status_of(kB).state == pool::State::cooling_down);
     auto m = rig.spool.load(id);
     REQUIRE(m);
     CHECK(m.value.state.state == MessageState::deferred);
@@ -226,7 +226,7 @@ TEST_CASE("no usable account: deferred (no_account) and woken as soon as one is 
     rig.engine->resume(kB);
     rig.run();
     REQUIRE(rig.transport.calls.size() == 1);
-    CHECK(rig.transport.calls[0].account->username == kB);
+    CHECK(rig.transport.calls[0].account.username == kB);
     CHECK(rig.spool.list().empty());
 }
 
@@ -258,8 +258,8 @@ TEST_CASE("connection failure: backoff from retry_initial, no account blamed") {
     rig.start();
     const auto id = rig.submit("app@client.example", {"x@dest.example"});
     REQUIRE(rig.transport.calls.size() == 1);
-    const auto first = rig.transport.calls[0].account->username;
-    CHECK(rig.status_of(first).state == relay::AccountState::active);
+    const auto first = rig.transport.calls[0].account.username;
+    CHECK(rig.status_of(first).state == pool::State::active);
     CHECK(rig.metric("relaypool_deferrals_total", {"account=\"" + first + "\"", "reason=\"connection\""}) ==
           1);
     auto m = rig.spool.load(id).value;
@@ -389,9 +389,9 @@ TEST_CASE("a recipient budget smaller than the message splits it across accounts
     rig.start();
     rig.submit("app@client.example", {"x@dest.example", "y@dest.example"});
     REQUIRE(rig.transport.calls.size() == 2);
-    CHECK(rig.transport.calls[0].account->username == kA);
+    CHECK(rig.transport.calls[0].account.username == kA);
     CHECK(rig.transport.calls[0].recipients.size() == 1);
-    CHECK(rig.transport.calls[1].account->username == kB);
+    CHECK(rig.transport.calls[1].account.username == kB);
     CHECK(rig.transport.calls[1].recipients.size() == 1);
     CHECK(rig.spool.list().empty());
 }
@@ -402,8 +402,8 @@ TEST_CASE("daily_limit is never exceeded; the rest waits (no_account)") {
     for (int i = 0; i < 3; ++i) rig.submit("app@client.example", {"x@dest.example"});
     CHECK(rig.transport.calls.size() == 2);
     CHECK(rig.spool.list().size() == 1);
-    CHECK(rig.status_of(kA).state == relay::AccountState::exhausted);
-    CHECK(rig.status_of(kA).sent_24h == 2);
+    CHECK(rig.status_of(kA).state == pool::State::exhausted);
+    CHECK(rig.status_of(kA).day.messages == 2);
     rig.advance(std::chrono::hours(24));  // the window frees room
     CHECK(rig.transport.calls.size() == 3);
 }
@@ -427,7 +427,7 @@ TEST_CASE("the active window bounds deliveries in flight, however long the backl
 TEST_CASE("recovery: every queued message is picked up again, interrupted ones included") {
     Rig rig;
     // Queue two messages before the engine exists; mark one as mid-delivery.
-    relay::EnvelopeSpec env;
+    spool::EnvelopeSpec env;
     env.mail_from = "app@client.example";
     env.recipients.push_back({"x@dest.example", "", ""});
     std::vector<std::string> ids;

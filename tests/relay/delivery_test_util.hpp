@@ -18,12 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.hpp"
 #include "metrics/metrics.hpp"
-#include "relay/account_selector.hpp"
-#include "relay/clock.hpp"
+#include "pool/memory_store.hpp"
+#include "pool/pool.hpp"
 #include "relay/engine.hpp"
-#include "relay/memory_spool.hpp"
 #include "relay/transport.hpp"
+#include "spool/memory_spool.hpp"
 
 namespace engine_test {
 
@@ -96,16 +97,16 @@ class FakeTransport final : public relay::Transport {
 // The intake the engine queues DSNs through: forwards to the spool and keeps
 // a copy of every envelope and text (a DSN may be gone again by the time a
 // test looks: ManualClock time and MemorySpool arrival times differ).
-class RecordingIntake final : public relay::SpoolIntake {
+class RecordingIntake final : public spool::SpoolIntake {
   public:
-    explicit RecordingIntake(relay::SpoolIntake& target) : target_(target) {}
+    explicit RecordingIntake(spool::SpoolIntake& target) : target_(target) {}
     struct Queued {
-        relay::EnvelopeSpec envelope;
+        spool::EnvelopeSpec envelope;
         std::string text;
     };
     std::vector<Queued> queued;
 
-    std::unique_ptr<relay::SpoolWriter> begin(const relay::EnvelopeSpec& envelope) override {
+    std::unique_ptr<spool::SpoolWriter> begin(const spool::EnvelopeSpec& envelope) override {
         auto w = target_.begin(envelope);
         if (!w) return w;
         queued.push_back({envelope, ""});
@@ -113,9 +114,9 @@ class RecordingIntake final : public relay::SpoolIntake {
     }
 
   private:
-    class Writer final : public relay::SpoolWriter {
+    class Writer final : public spool::SpoolWriter {
       public:
-        Writer(std::unique_ptr<relay::SpoolWriter> w, std::string& text) : w_(std::move(w)), text_(text) {}
+        Writer(std::unique_ptr<spool::SpoolWriter> w, std::string& text) : w_(std::move(w)), text_(text) {}
         bool append(std::string_view b) override {
             text_ += b;
             return w_->append(b);
@@ -127,10 +128,10 @@ class RecordingIntake final : public relay::SpoolIntake {
         void abort() override { w_->abort(); }
 
       private:
-        std::unique_ptr<relay::SpoolWriter> w_;
+        std::unique_ptr<spool::SpoolWriter> w_;
         std::string& text_;
     };
-    relay::SpoolIntake& target_;
+    spool::SpoolIntake& target_;
 };
 
 inline config::Account account(std::string name, std::uint32_t daily = 2000,
@@ -143,21 +144,30 @@ inline config::Account account(std::string name, std::uint32_t daily = 2000,
     return a;
 }
 
+inline pool::Options pool_options(std::uint32_t connections) {
+    pool::Options o;
+    o.cooldown_temporary = std::chrono::minutes(15);
+    o.connections_per_account = connections;
+    return o;
+}
+
 struct Rig {
     boost::asio::io_context io;
-    relay::MemorySpool spool;
+    spool::MemorySpool spool;
     RecordingIntake dsns{spool};
     FakeTransport transport{io};
-    relay::ManualClock clock{std::chrono::system_clock::now()};
+    ManualClock clock{std::chrono::system_clock::now()};
     metrics::Metrics metrics;
-    relay::AccountSelector selector;
+    pool::Pool pool;
+    pool::MemoryStore store;
+    relay::PoolKeeper keeper{io.get_executor(), pool, store, clock};
     relay::DeliveryOptions options;
     std::unique_ptr<relay::Engine> engine;
 
     explicit Rig(std::vector<config::Account> accounts = {account("a@pool.example"),
                                                           account("b@pool.example")},
                  std::uint32_t connections = 2)
-        : selector(std::move(accounts), relay::SelectorOptions{std::chrono::minutes(15), connections}) {
+        : pool(std::move(accounts), pool_options(connections)) {
         options.max_age = std::chrono::hours(24);
         options.retry_initial = std::chrono::minutes(1);
         options.retry_max = std::chrono::hours(1);
@@ -167,8 +177,9 @@ struct Rig {
     }
 
     void start() {
-        relay::DeliveryContext ctx{spool, dsns, transport, selector, metrics, clock, options};
-        const std::size_t window = std::max<std::size_t>(1, selector.size()) * 2;
+        REQUIRE_FALSE(keeper.open());
+        relay::DeliveryContext ctx{spool, dsns, transport, keeper, metrics, clock, options};
+        const std::size_t window = std::max<std::size_t>(1, pool.size()) * 2;
         engine = std::make_unique<relay::Engine>(io.get_executor(), std::move(ctx),
                                                  relay::EngineOptions{.max_active = window, .keepalive = {}});
         engine->start(spool.recover().value.messages);
@@ -194,7 +205,7 @@ struct Rig {
                        const std::string& body = "Subject: hi\r\n\r\nhello\r\n",
                        const std::string& notify = "", const std::string& ret = "",
                        const std::string& envid = "") {
-        relay::EnvelopeSpec env;
+        spool::EnvelopeSpec env;
         env.mail_from = from;
         for (const auto& r : rcpts) env.recipients.push_back({r, notify, ""});
         env.ret = ret;
@@ -229,8 +240,8 @@ struct Rig {
         return 0;
     }
 
-    relay::AccountStatus status_of(const std::string& name) {
-        for (auto& s : selector.status(clock.now()))
+    pool::AccountStatus status_of(const std::string& name) {
+        for (auto& s : pool.status(clock.now()))
             if (s.name == name) return s;
         FAIL("no such account");
         return {};

@@ -189,7 +189,7 @@ struct Fixture {
     relay::DeliveryRequest request(const config::Account& account, std::vector<std::string> rcpts) const {
         relay::DeliveryRequest r;
         r.message_id = "M1";
-        r.account = &account;
+        r.account = account;
         r.mail_from = account.username;
         r.original_from = "app@example.com";
         r.recipients = std::move(rcpts);

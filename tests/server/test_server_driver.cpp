@@ -22,8 +22,8 @@
 #include "../loopback_client.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
-#include "relay/memory_spool.hpp"
 #include "server/server.hpp"
+#include "spool/memory_spool.hpp"
 
 namespace {
 
@@ -57,7 +57,7 @@ metrics:
 // The server on its own io_context thread, stopped and joined at the end.
 struct Running {
     rp::metrics::Metrics metrics;
-    rp::relay::MemorySpool spool;
+    rp::spool::MemorySpool spool;
     boost::asio::io_context io;
     rp::server::Server server;
     std::thread thread;
@@ -163,15 +163,15 @@ TEST_CASE("250 only after the spool commit completed") {
 TEST_CASE("spool failures: 451/452, nothing stored, the session goes on") {
     struct Case {
         const char* name;
-        void (*inject)(rp::relay::MemorySpool&);
+        void (*inject)(rp::spool::MemorySpool&);
         const char* expected_prefix;
     };
     const Case cases[] = {
-        {"begin refused", [](rp::relay::MemorySpool& s) { s.refuse_begin(true); }, "451 4.3.0"},
+        {"begin refused", [](rp::spool::MemorySpool& s) { s.refuse_begin(true); }, "451 4.3.0"},
         // After the Received header (well under 300 bytes), within the body.
-        {"append fails", [](rp::relay::MemorySpool& s) { s.fail_appends_after(300); }, "452 4.3.1"},
+        {"append fails", [](rp::spool::MemorySpool& s) { s.fail_appends_after(300); }, "452 4.3.1"},
         {"commit fails",
-         [](rp::relay::MemorySpool& s) { s.fail_commits(1, std::make_error_code(std::errc::io_error)); },
+         [](rp::spool::MemorySpool& s) { s.fail_commits(1, std::make_error_code(std::errc::io_error)); },
          "451 4.3.0"},
     };
     for (const auto& c : cases) {
@@ -206,7 +206,7 @@ TEST_CASE("shutdown: an idle session gets 421 4.3.2") {
     auto config = plain_config();
     std::promise<void> drained;
     rp::metrics::Metrics metrics;
-    rp::relay::MemorySpool spool;
+    rp::spool::MemorySpool spool;
     boost::asio::io_context io;
     rp::server::Server server(io, config, metrics, spool);
     REQUIRE(server.start().empty());

@@ -1,0 +1,106 @@
+// pool.state line sealing and parsing (see state_file.hpp).
+#include "pool/state_file.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace rp::pool {
+
+namespace {
+
+std::uint32_t fnv1a(std::string_view s) {
+    std::uint32_t h = 2166136261u;
+    for (unsigned char c : s) {
+        h ^= c;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+std::string hex8(std::uint32_t v) {
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", v);
+    return buf;
+}
+
+// The body of a sealed line, or false when the seal is missing or wrong.
+bool unseal(std::string_view line, std::string_view& body) {
+    const auto mark = line.rfind(" #");
+    if (mark == std::string_view::npos || line.size() - mark != 10) return false;
+    body = line.substr(0, mark);
+    return line.substr(mark + 2) == hex8(fnv1a(body));
+}
+
+// Splits on single spaces; a record's reason (the last field of X and E
+// records) keeps its spaces.
+std::vector<std::string> split(std::string_view body) {
+    std::vector<std::string> fields;
+    const std::size_t max_fields = (body.starts_with("X ") ? 6 : body.starts_with("E ") ? 3 : SIZE_MAX);
+    while (!body.empty()) {
+        if (fields.size() + 1 == max_fields) {
+            fields.emplace_back(body);
+            break;
+        }
+        const auto sp = body.find(' ');
+        fields.emplace_back(body.substr(0, sp));
+        if (sp == std::string_view::npos) break;
+        body.remove_prefix(sp + 1);
+    }
+    return fields;
+}
+
+}  // namespace
+
+std::string seal(std::string_view body) {
+    std::string out(body);
+    out += " #";
+    out += hex8(fnv1a(body));
+    out += '\n';
+    return out;
+}
+
+std::string record(std::initializer_list<std::string_view> fields) {
+    std::string body;
+    for (std::string_view f : fields) {
+        if (!body.empty()) body += ' ';
+        for (char c : f) body += (c == '\n' || c == '\r') ? ' ' : c;
+    }
+    return seal(body);
+}
+
+ParsedState parse_state(std::string_view text) {
+    ParsedState out;
+    std::size_t broken_at = SIZE_MAX;  // line number of the first broken line
+    std::size_t line_no = 0;
+    while (!text.empty()) {
+        const auto nl = text.find('\n');
+        const std::string_view line = text.substr(0, nl);
+        const bool complete = nl != std::string_view::npos;
+        text.remove_prefix(complete ? nl + 1 : text.size());
+        ++line_no;
+        std::string_view body;
+        if (!complete || !unseal(line, body)) {
+            if (broken_at == SIZE_MAX) broken_at = line_no;
+            ++out.dropped_lines;
+            continue;
+        }
+        if (broken_at != SIZE_MAX) {
+            out.status = ParsedState::Status::unreadable;
+            out.problem = "damaged line " + std::to_string(broken_at) + " followed by intact ones";
+            out.records.clear();
+            return out;
+        }
+        out.records.push_back(split(body));
+    }
+    if (broken_at == 1 || (out.records.empty() && line_no > 0)) {
+        out.status = ParsedState::Status::unreadable;
+        out.problem = "the first line is damaged";
+        out.records.clear();
+    } else if (broken_at != SIZE_MAX) {
+        out.status = ParsedState::Status::torn_tail;
+        out.problem = "torn tail: " + std::to_string(out.dropped_lines) + " line(s) dropped";
+    }
+    return out;
+}
+
+}  // namespace rp::pool
