@@ -4,7 +4,7 @@
 //   single      one message at a time (what every 250 would cost alone)
 //   group16     16 messages per batch, fdatasyncs one after another, one dir fsync
 //   group16par4  16 per batch, fdatasyncs issued from 4 threads at once, one dir fsync
-//   group16par16 the same from 16 threads (relay/group_commit.cpp: one fsync
+//   group16par16 the same from 16 threads (spool/group_commit.cpp: one fsync
 //                thread per job of a batch, up to FileSpoolOptions::fsync_threads)
 //   group64par64 64 per batch from 64 threads
 //   threads16   16 threads each doing `single` independently (no batching)

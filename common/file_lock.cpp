@@ -33,20 +33,22 @@ FileLock FileLock::acquire(const std::string& path, std::string& error) {
     struct flock lk {};
     lk.l_type = F_WRLCK;
     lk.l_whence = SEEK_SET;
-    if (::fcntl(fd, F_SETLK, &lk) != 0) {
+    if (::fcntl(fd, F_OFD_SETLK, &lk) != 0) {
         const int err = errno;
-        struct flock holder {};
-        holder.l_type = F_WRLCK;
-        holder.l_whence = SEEK_SET;
         std::string who = "another process";
-        if (::fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK)
-            who += " (pid " + std::to_string(holder.l_pid) + ")";
+        char buf[32] = {};
+        const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+        std::string pid(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+        if (!pid.empty() && pid.find_first_not_of("0123456789") == std::string::npos)
+            who += " (pid " + pid + ")";
         ::close(fd);
         error = (err == EACCES || err == EAGAIN) ? path + " is held by " + who + ": another relaypool uses it"
                                                  : "cannot lock " + path + ": " + std::strerror(err);
         return {};
     }
-    // The pid in the file is for people (`cat lock`); the lock is what counts.
+    // The pid in the file is for people (`cat lock`) and for the refusal
+    // message of a second instance; the lock itself is what counts.
     const std::string pid = std::to_string(::getpid()) + "\n";
     if (::ftruncate(fd, 0) == 0 && ::pwrite(fd, pid.data(), pid.size(), 0) < 0) {
         // Not fatal: the lock is held; only the informative pid is missing.

@@ -1,8 +1,10 @@
 // FileLock: "one process owns this" for a queue directory or a pool.state
-// file. An exclusive POSIX record lock (fcntl F_SETLK) on a lock file that
-// holds the owner's pid: the kernel releases it when the process dies
-// (kill -9 included), so a stale lock file never blocks a restart, and a
-// refused lock names the holder (F_GETLK reports its pid).
+// file. An exclusive open-file-description lock (fcntl F_OFD_SETLK) on a lock
+// file that holds the owner's pid. The kernel releases it when the process
+// dies (kill -9 included), so a stale lock file never blocks a restart; unlike
+// classic POSIX locks it conflicts within one process too and is not dropped
+// when some other descriptor of the file is closed. A refused lock names the
+// holder (the pid written in the file).
 // The lock lives as long as the FileLock object. Used by spool/ and pool/.
 #pragma once
 

@@ -75,6 +75,9 @@ struct Queue {
     Duration max_age = std::chrono::hours(24 * 5);
     Duration retry_initial = std::chrono::minutes(1);
     Duration retry_max = std::chrono::hours(1);
+    // Free space the queue's filesystem keeps in reserve: below it, MAIL gets
+    // 452 4.3.1 and queued mail keeps going out (state writes, DSNs). 0 = off.
+    std::uint64_t min_free_space = 100ull * 1024 * 1024;
 };
 
 struct OAuth2 {

@@ -135,14 +135,15 @@ void load_limits(const Map& root, Config& config) {
 }
 
 void load_queue(const Map& root, Config& config) {
-    Map m(root.ctx(), root.value("queue"), "queue", {"directory", "max_age", "retry_initial", "retry_max"},
-          root.key_mark("queue"));
+    Map m(root.ctx(), root.value("queue"), "queue",
+          {"directory", "max_age", "retry_initial", "retry_max", "min_free_space"}, root.key_mark("queue"));
     Queue& q = config.queue;
     if (m.read("directory", q.directory) && q.directory.empty())
         m.bad_value("directory", "must not be empty");
     m.read_duration("max_age", q.max_age, false);
     m.read_duration("retry_initial", q.retry_initial, false);
     m.read_duration("retry_max", q.retry_max, false);
+    m.read_size("min_free_space", q.min_free_space);
     if (q.retry_max < q.retry_initial)
         m.ctx().fail(m.value_mark(m.has("retry_max") ? "retry_max" : "retry_initial"),
                      "queue.retry_max: must not be shorter than queue.retry_initial");

@@ -66,7 +66,9 @@ void Pool::apply(AccountId id, const Event& e, WallTime now) {
 }
 
 State Pool::state_of(Account& a, WallTime now) {
-    a.stored = transition(a.stored, Event{Event::Kind::expire, "", {}}, now);
+    const bool timed = a.stored.state == State::cooling_down || a.stored.state == State::exhausted;
+    if (timed && a.stored.until <= now)
+        a.stored = transition(a.stored, Event{Event::Kind::expire, "", {}}, now);
     if (a.stored.state != State::active) return a.stored.state;
     const Limits l = effective_limits(a.settings, options_.warmup, now);
     const Usage day = a.window.day(now);

@@ -323,6 +323,10 @@ void ServerSession::message_failed() {
     s.reply(Reply::local_error());
 }
 
+void ServerSession::set_storage_low(bool low) {
+    impl_->storage_low = low;
+}
+
 bool ServerSession::tls_active() const {
     return impl_->tls_active;
 }

@@ -192,6 +192,10 @@ class ServerSession {
     void message_write_failed();
     void message_committed(std::string_view id);
     void message_failed();
+    // The queue's filesystem is nearly full (the driver asks the spool, see
+    // spool::SpoolIntake::storage_low): MAIL gets `452 4.3.1 Insufficient
+    // system storage` until it is not. Messages already past MAIL go on.
+    void set_storage_low(bool low);
 
     // Introspection for the driver's logs and metrics.
     bool tls_active() const;

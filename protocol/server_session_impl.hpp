@@ -57,6 +57,7 @@ struct ServerSession::Impl {
     bool closed = false;
 
     // Session state (reset by STARTTLS).
+    bool storage_low = false;  // set by the driver before each feed (not reset by STARTTLS)
     bool tls_active = false;
     bool esmtp = false;
     std::string helo;

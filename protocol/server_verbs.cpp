@@ -51,6 +51,7 @@ std::optional<Reply> check_mail(const Impl& s, const Command& cmd) {
     if (!s.authenticated && !s.mail_allowed_without_auth()) return Reply::auth_required();
     if (s.txn.active) return Reply::bad_sequence("Sender already specified");
     if (cmd.mail.size && *cmd.mail.size > s.opt.max_message_size) return Reply::message_too_big();
+    if (s.storage_low) return Reply::storage_failed();
     return std::nullopt;
 }
 

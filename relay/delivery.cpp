@@ -162,20 +162,34 @@ std::optional<pool::Blame> blame_of(Verdict v) {
     }
 }
 
+// Writes the message's state. When the write fails (disk full, EMFILE) the
+// state is kept in memory (ctx.unsaved) and the attempt goes on as if it had
+// been written: the next attempt starts from it and writes it again, so a
+// recipient the upstream accepted is never sent again while this process
+// runs. (A crash before a later write succeeds falls back to the last
+// durable state: the documented duplicate window.)
 boost::asio::awaitable<std::error_code> persist(DeliveryContext& ctx, const std::string& id,
                                                 const spool::DeliveryState& state) {
     auto [ec] = co_await async_update_state(ctx.spool, id, state);
-    if (ec)
-        log::error("delivery", "state write failed; message stays in its last durable state",
-                   {{"id", id}, {"error", ec.message()}});
+    if (ec) {
+        if (!ctx.unsaved.count(id))
+            log::error("delivery", "state write failed; the outcome is kept in memory and written later",
+                       {{"id", id}, {"error", ec.message()}});
+        ctx.unsaved[id] = state;
+    } else {
+        ctx.unsaved.erase(id);
+    }
     co_return ec;
 }
 
-Disposition remove_finished(DeliveryContext& ctx, const std::string& id, WallTime now) {
+Disposition remove_finished(DeliveryContext& ctx, const std::string& id, WallTime now,
+                            const spool::DeliveryState& final_state) {
     if (auto ec = ctx.spool.remove(id); ec && ec != make_error_code(spool::SpoolErrc::not_found)) {
         log::error("delivery", "remove failed; will retry", {{"id", id}, {"error", ec.message()}});
+        ctx.unsaved[id] = final_state;  // nothing pending: the retry only removes it
         return {Kind::due_at, now + ctx.options.retry_initial};
     }
+    ctx.unsaved.erase(id);
     return {Kind::removed, {}};
 }
 
@@ -203,14 +217,13 @@ boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, const spool::Qu
     }
     m.state.last_error = "expired";
     add_history(m.state, now, "", "bounced: expired after queue.max_age");
-    if (co_await persist(ctx, m.id, m.state))
-        co_return Disposition{Kind::due_at, now + ctx.options.retry_initial};
+    co_await persist(ctx, m.id, m.state);  // a failure keeps it in memory (see persist)
     for (std::size_t k = 0; k < bounced.size(); ++k) ctx.metrics.bounced("expired");
     log::warn("delivery", "expired",
               {{"id", m.id},
                {"recipients", std::to_string(bounced.size())},
                {"dsn", dsn.value.empty() ? "none" : dsn.value}});
-    co_return remove_finished(ctx, m.id, now);
+    co_return remove_finished(ctx, m.id, now, m.state);
 }
 
 // No account usable: deferred (reason no_account), held until one is.
@@ -227,8 +240,7 @@ boost::asio::awaitable<Disposition> hold(DeliveryContext& ctx, const spool::Queu
     m.state.next_attempt = expiry_of(ctx, m);
     m.state.last_error = kNoAccount;
     add_history(m.state, now, "", "deferred: no usable account");
-    if (co_await persist(ctx, m.id, m.state))
-        co_return Disposition{Kind::due_at, backoff_at(ctx, m, m.state.attempts, now)};
+    co_await persist(ctx, m.id, m.state);  // a failure keeps it in memory (see persist)
     ctx.metrics.deferred("", metrics::deferral::no_account);
     co_return Disposition{Kind::held, expiry_of(ctx, m)};
 }
@@ -338,12 +350,11 @@ boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const spool::
     // power-loss duplicate window (docs/delivery.md) at the price of two
     // more fsyncs per message on the hot path.
     const bool finished_cleanly = pending.empty() && t.bounced.empty();
-    if (!finished_cleanly && co_await persist(ctx, m.id, state))
-        co_return Disposition{Kind::due_at, backoff_at(ctx, m, state.attempts, now)};
+    if (!finished_cleanly) co_await persist(ctx, m.id, state);  // a failure keeps it in memory
     count_attempt(ctx, m, t, bounces_recorded, account, !pending.empty(), now);
     log::info("delivery", "attempt",
               {{"id", m.id}, {"account", account}, {"result", summarize(t, sent.size())}});
-    if (pending.empty()) co_return remove_finished(ctx, m.id, now);
+    if (pending.empty()) co_return remove_finished(ctx, m.id, now, state);
     co_return Disposition{Kind::due_at, now_again ? now : state.next_attempt};
 }
 
@@ -427,8 +438,14 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
     WallTime now = ctx.clock.now();
     spool::QueuedMessage m;
     if (auto d = load(ctx, id, now, m)) co_return *d;
+    if (auto it = ctx.unsaved.find(id); it != ctx.unsaved.end()) {
+        // An earlier outcome is newer than the disk: start from it, and try
+        // to write it down again.
+        m.state = it->second;
+        co_await persist(ctx, id, m.state);
+    }
     std::vector<std::size_t> pending = pending_indexes(m.state);
-    if (pending.empty()) co_return remove_finished(ctx, id, now);  // finished before a crash
+    if (pending.empty()) co_return remove_finished(ctx, id, now, m.state);  // finished before a crash
     if (now >= expiry_of(ctx, m)) {
         const Disposition d = co_await expire(ctx, m, now);
         co_return d;

@@ -4,13 +4,14 @@
 // DSNs for bounced recipients, and tell the scheduler what comes next.
 //
 // Invariants:
-// - Every outcome is durable (Spool::update_state_async) before it is acted
+// - Every outcome is written (Spool::update_state_async) before it is acted
 //   on: the results before the message is rescheduled or a DSN is counted.
 //   The start of an attempt is not written (recovery treats the last
 //   durable state as an interrupted attempt), and a message delivered to
 //   every recipient with nothing to bounce is unlinked without a final
-//   state write (docs/delivery.md). A failed state write leaves the message
-//   in its last durable state; the attempt ends with a backoff.
+//   state write (docs/delivery.md). A failed state write keeps the new
+//   state in memory (DeliveryContext::unsaved): the next attempt starts
+//   from it, so an accepted recipient is never sent again by this process.
 // - A DSN is committed to the spool before the recipients it reports are
 //   persisted as bounced (a crash in between sends the DSN twice, never
 //   zero times). Never a DSN to the null sender.
@@ -34,6 +35,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <unordered_map>
 
 #include "common/clock.hpp"
 #include "config/config.hpp"
@@ -69,6 +71,9 @@ struct DeliveryContext {
     metrics::Metrics& metrics;
     const Clock& clock;
     DeliveryOptions options;
+    // States whose write failed (disk full, EMFILE), newer than the disk;
+    // written again at the next attempt (see delivery.cpp, persist()).
+    std::unordered_map<std::string, spool::DeliveryState> unsaved{};
 };
 
 // Runs one attempt on the engine's executor. Never throws for I/O, spool or

@@ -127,7 +127,11 @@ void Engine::launch(const std::string& id) {
 }
 
 void Engine::on_finished(const std::string& id, Disposition d) {
+    if (d.kind == Disposition::Kind::removed) context_.unsaved.erase(id);
     scheduler_.finished(id, d);
+    // A send ended (its connection slot is free): messages parked because
+    // their account was busy may go now.
+    if (d.kind != Disposition::Kind::busy) scheduler_.wake_parked(context_.clock.now());
     if (stopping_) {
         if (scheduler_.active() == 0) finish_stop();
         return;
@@ -199,6 +203,7 @@ Engine::EraseResult Engine::erase(const std::string& id) {
         return EraseResult::failed;
     }
     scheduler_.erase(id);
+    context_.unsaved.erase(id);
     context_.metrics.bounced("deleted");
     log::warn("engine", "message deleted by operator", {{"id", id}});
     poke();

@@ -77,6 +77,11 @@ std::unique_ptr<spool::SpoolWriter> IntakeGate::begin(const spool::EnvelopeSpec&
     return target ? target->begin(envelope) : nullptr;
 }
 
+bool IntakeGate::storage_low() {
+    spool::SpoolIntake* target = target_.load();
+    return target && target->storage_low();
+}
+
 Relay::Relay(boost::asio::io_context& io, const config::Config& config, metrics::Metrics& metrics)
     : impl_(std::make_unique<Impl>(io, config, metrics)) {}
 
@@ -95,6 +100,7 @@ std::error_code Relay::start() {
     spool::FileSpoolOptions spool_options;
     spool_options.directory = config.queue.directory;
     spool_options.metrics = &impl_->metrics;
+    spool_options.min_free_space = config.queue.min_free_space;
     auto opened = spool::FileSpool::open(std::move(spool_options));
     if (!opened) {
         log::error("relay", "cannot open the queue directory",

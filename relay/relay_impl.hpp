@@ -29,6 +29,7 @@ namespace rp::relay {
 class IntakeGate final : public spool::SpoolIntake {
   public:
     std::unique_ptr<spool::SpoolWriter> begin(const spool::EnvelopeSpec& envelope) override;
+    bool storage_low() override;
     void open(spool::SpoolIntake* target) { target_.store(target); }
 
   private:

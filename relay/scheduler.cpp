@@ -19,6 +19,7 @@ void Scheduler::enqueue(const std::string& id, Entry& e, WallTime due, bool held
 
 void Scheduler::dequeue(const std::string& id, Entry& e) {
     waiting_.erase(Key{e.due, id});
+    parked_.erase(id);
     if (e.held) held_keys_.erase(Key{e.due, id});
     if (e.deferred) --deferred_;
     e.held = false;
@@ -67,7 +68,9 @@ void Scheduler::finished(const std::string& id, const Disposition& d) {
             enqueue(id, e, d.at, true, true);
             return;
         case Disposition::Kind::busy:
-            enqueue(id, e, d.at, false, false);
+            // Not due again until a send finishes: taking it at once would
+            // only meet the same busy account again (a busy loop).
+            parked_.insert(id);
             return;
     }
 }
@@ -84,6 +87,13 @@ std::size_t Scheduler::wake_held(WallTime now, std::size_t limit) {
         ++woken;
     }
     return woken;
+}
+
+std::size_t Scheduler::wake_parked(WallTime now) {
+    std::set<std::string> ids;
+    ids.swap(parked_);
+    for (const auto& id : ids) enqueue(id, entries_.at(id), now, false, false);
+    return ids.size();
 }
 
 bool Scheduler::make_due(const std::string& id, WallTime now) {
@@ -128,7 +138,7 @@ QueueDepth Scheduler::depth() const {
     QueueDepth d;
     d.active = active_;
     d.deferred = deferred_;
-    d.ready = waiting_.size() - deferred_;
+    d.ready = waiting_.size() - deferred_ + parked_.size();
     return d;
 }
 

@@ -6,8 +6,9 @@
 //
 // Invariants:
 // - A message is in exactly one of: due (waiting for its time), held (no
-//   account usable: waits for wake_held() or its expiry time), active (a
-//   delivery runs; at most max_active at once).
+//   account usable: waits for wake_held() or its expiry time), parked (its
+//   account was busy: waits for wake_parked(), i.e. a send finishing),
+//   active (a delivery runs; at most max_active at once).
 // - take_due() never returns more than the window allows, so the number of
 //   messages loaded in memory and transport sessions in use stays bounded
 //   however long the backlog is.
@@ -34,7 +35,7 @@ struct Disposition {
         removed,  // finished (all recipients final) or gone from the spool
         due_at,   // try again at `at` (now = promptly, e.g. via another account)
         held,     // no account usable: wait for wake_held(), at the latest until `at` (its expiry)
-        busy,     // every usable account's connections are in use: due now, not an attempt
+        busy,     // the account it must use has no free connection: parked until a send finishes
     };
     Kind kind = Kind::removed;
     WallTime at{};
@@ -64,6 +65,9 @@ class Scheduler {
     // An account became usable: up to `limit` held messages (the oldest)
     // are due now. Returns how many.
     std::size_t wake_held(WallTime now, std::size_t limit);
+    // A send finished (a connection slot is free): every parked (busy)
+    // message is due now. At most the active window's worth are parked.
+    std::size_t wake_parked(WallTime now);
 
     // Operator retry: make a waiting message (or all) due now. false/0 when
     // unknown or active.
@@ -107,6 +111,7 @@ class Scheduler {
     std::unordered_map<std::string, Entry> entries_;
     std::set<Key> waiting_;             // (due, id) of every non-active message
     std::set<Key> held_keys_;           // (due, id) of the held ones among them
+    std::set<std::string> parked_;      // busy: waiting for any send to finish (not in waiting_)
     std::multiset<WallTime> arrivals_;  // for the oldest-age gauge
 };
 

@@ -101,6 +101,7 @@ net::awaitable<bool> Connection::act(protocol::action::NeedMore&) {
     disarm();
     reading_idle_ = false;
     if (!ec) {
+        session_->set_storage_low(core_->intake.storage_low());
         session_->feed(std::string_view(buffer, n));
         co_return true;
     }

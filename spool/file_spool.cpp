@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -69,10 +70,19 @@ int pread_some(int fd, std::string& out, std::size_t max, std::uint64_t offset) 
     return 0;
 }
 
+// Reads a small file (a state file, a header) at its own size, never more
+// than `limit`: sizing the buffer to the limit (16 MiB) zeroed that much per
+// read and made recovery of a big backlog take minutes.
 int read_whole(const std::string& path, std::string& out, std::size_t limit) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno;
-    int e = pread_some(fd, out, limit, 0);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return e;
+    }
+    int e = pread_some(fd, out, std::min<std::size_t>(limit, static_cast<std::size_t>(st.st_size)), 0);
     ::close(fd);
     return e;
 }
@@ -274,6 +284,18 @@ SpoolResult<std::unique_ptr<FileSpool>> FileSpool::open(FileSpoolOptions options
         if (int e = make_dir(d, created)) {
             log::error("spool", "cannot create queue directory", {{"dir", d}, {"error", std::strerror(e)}});
             return {to_code(e), nullptr};
+        }
+        if (d == root) {
+            // One relaypool per queue directory, before anything in it is
+            // touched (recovery clears tmp/: another instance's messages in
+            // the making).
+            std::string why;
+            impl->lock = FileLock::acquire(root + "/lock", why);
+            if (!impl->lock) {
+                log::error("spool", "the queue directory is in use by another relaypool",
+                           {{"dir", root}, {"error", why}});
+                return {to_code(EBUSY), nullptr};
+            }
         }
     }
     // New directories must survive a crash too, or so would not the
@@ -584,6 +606,33 @@ std::error_code FileSpool::quarantine(const std::string& id, std::string_view re
     }
     if (int e = fsync_fd(s.quarantine_fd)) return to_code(e);
     return s.committer->sync_dir_change();
+}
+
+bool FileSpool::storage_low() {
+    Impl& s = *impl_;
+    if (s.options.min_free_space == 0) return false;
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    std::int64_t checked = s.space_checked_ms.load();
+    if (now - checked < 1000 || !s.space_checked_ms.compare_exchange_strong(checked, now))
+        return s.space_low.load();
+    struct statvfs vfs {};
+    if (::statvfs(s.queue_dir.c_str(), &vfs) != 0) return s.space_low.load();
+    const std::uint64_t free_bytes = static_cast<std::uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    const bool low = free_bytes < s.options.min_free_space;
+    if (low != s.space_low.exchange(low)) {
+        if (low)
+            log::warn("spool",
+                      "queue filesystem nearly full: new mail refused (452 4.3.1) until space is freed",
+                      {{"dir", s.queue_dir},
+                       {"free_bytes", std::to_string(free_bytes)},
+                       {"min_free_space", std::to_string(s.options.min_free_space)}});
+        else
+            log::info("spool", "queue filesystem has room again: taking new mail",
+                      {{"dir", s.queue_dir}, {"free_bytes", std::to_string(free_bytes)}});
+    }
+    return low;
 }
 
 SpoolResult<BodyRef> FileSpool::open_body(const std::string& id) {

@@ -61,6 +61,8 @@ struct FileSpoolOptions {
     // relaypool_spool_errors_total{kind=commit|state_write|quarantined};
     // optional (nullptr: only stats() counts). Must outlive the spool.
     metrics::Metrics* metrics = nullptr;
+    // queue.min_free_space: below it storage_low() is true. 0 = never.
+    std::uint64_t min_free_space = 0;
 };
 
 class FileSpool final : public SpoolIntake, public Spool {
@@ -75,6 +77,8 @@ class FileSpool final : public SpoolIntake, public Spool {
 
     // SpoolIntake
     std::unique_ptr<SpoolWriter> begin(const EnvelopeSpec& envelope) override;
+    // statvfs of the queue directory, at most once a second (cached).
+    bool storage_low() override;
 
     // Spool
     SpoolResult<RecoveryReport> recover() override;

@@ -16,6 +16,7 @@
 #include <string>
 #include <system_error>
 
+#include "common/file_lock.hpp"
 #include "spool/file_spool.hpp"
 #include "spool/group_commit.hpp"
 #include "spool/spool_format.hpp"
@@ -38,6 +39,9 @@ struct MessageCheck {
 struct FileSpool::Impl {
     FileSpoolOptions options;
     std::string tmp_dir, queue_dir, quarantine_dir;  // each ends in '/'
+    FileLock lock;                                   // <dir>/lock: this process owns the queue directory
+    std::atomic<std::int64_t> space_checked_ms{0};   // storage_low(): last statvfs (steady ms)
+    std::atomic<bool> space_low{false};
     int queue_fd = -1, quarantine_fd = -1;
     std::unique_ptr<GroupCommitter> committer;
 

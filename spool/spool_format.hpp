@@ -1,6 +1,6 @@
 // Pure encode/decode of the spool's on-disk records (docs/spool.md): the
 // message file header and the per-message state file. No I/O here, so every
-// corrupt-input case is a table test (tests/relay/spool_format_test.cpp).
+// corrupt-input case is a table test (tests/spool/spool_format_test.cpp).
 //
 // Invariants: decode(encode(x)) == x for every envelope/state, including
 // values with arbitrary bytes (escaped as %XX); decoders are strict (version,

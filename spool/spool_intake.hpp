@@ -65,6 +65,11 @@ class SpoolIntake {
     // nullptr when the spool cannot take a message now (disk error); the
     // server answers 451 4.3.0.
     virtual std::unique_ptr<SpoolWriter> begin(const EnvelopeSpec& envelope) = 0;
+    // True while the queue's filesystem has less free space than the
+    // configured reserve: new transactions are refused at MAIL (452 4.3.1)
+    // and queued mail keeps going out. Cheap (cached): called per command
+    // batch from the event loop. Thread-safe.
+    virtual bool storage_low() { return false; }
 };
 
 }  // namespace rp::spool

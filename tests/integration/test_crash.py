@@ -170,7 +170,8 @@ def fill(path, chunk=64 * 1024):
 
 def test_disk_full_during_delivery_loses_nothing(tmp_path, pki, small_tmpfs):
     with FakeUpstream(accounts=ACCOUNTS, pki=pki) as upstream:
-        relay = RelayProcess(tmp_path / "relay", pki, upstream, spool=str(small_tmpfs / "spool")).start()
+        relay = RelayProcess(tmp_path / "relay", pki, upstream, spool=str(small_tmpfs / "spool"),
+                             min_free_space=0).start()
         upstream.down()
         acked = []
         for i in range(8):

@@ -60,6 +60,8 @@ class RelayProcess(harness.Relay):
         s = self.settings
         c["queue"] = {"directory": s["spool"] or self.queue_dir, "max_age": s["max_age"],
                       "retry_initial": s["retry_initial"], "retry_max": s["retry_max"]}
+        if s.get("min_free_space") is not None:
+            c["queue"]["min_free_space"] = s["min_free_space"]
         c["upstream"] = {"host": "127.0.0.1", "port": self.upstream.port, "tls": s["upstream_tls"],
                          "ca_file": s["ca_file"],
                          "connections_per_account": s["connections_per_account"],

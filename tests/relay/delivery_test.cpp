@@ -141,7 +141,7 @@ struct BlameRow {
     const char* name;
     UpstreamOutcome outcome;
     bool at_rcpt;
-    pool::AccountState state;
+    pool::State state;
     const char* reason;
 };
 
@@ -160,6 +160,11 @@ TEST_CASE("account-blaming refusals reroute through another account") {
          pool::State::exhausted, "quota"},
         {"550 5.4.5 after the body", reply(Stage::body, 550, "5.4.5", "Daily user sending limit exceeded"),
          false, pool::State::exhausted, "quota"},
+        // sender_rewrite (envelope, the Rig's default): MAIL FROM is the
+        // account's own address, so a 5xx to it blames the account.
+        {"550 5.7.1 to MAIL FROM",
+         reply(Stage::mail, 550, "5.7.1", "Sender address rejected: not owned by user"), false,
+         pool::State::disabled, "auth"},
     };
     for (const auto& row : rows) {
         CAPTURE(row.name);
@@ -341,6 +346,20 @@ TEST_CASE("expiry of a held message (no account ever usable) still bounces") {
     CHECK(rig.dsns.queued[0].envelope.recipients[0].address == "app@client.example");
 }
 
+TEST_CASE("without sender_rewrite a 5xx to MAIL FROM is about the message: it bounces") {
+    Rig rig;
+    rig.options.sender_rewrite = config::SenderRewrite::none;
+    rig.transport.script = [&](const relay::DeliveryRequest&) {
+        return session_failed(reply(Stage::mail, 550, "5.7.1", "Sender address rejected"));
+    };
+    rig.start();
+    rig.submit("app@client.example", {"x@dest.example"});
+    REQUIRE(rig.transport.calls.size() >= 1);  // then the DSN (refused too: a bounce of a bounce is dropped)
+    CHECK(rig.status_of(rig.transport.calls[0].account.username).state == pool::State::active);
+    CHECK(rig.metric("relaypool_bounces_total") >= 1);
+    CHECK(rig.dsns.queued.size() == 1);
+}
+
 TEST_CASE("state write failure on a deferral: the message keeps its last durable state and retries") {
     Rig rig;
     int calls = 0;
@@ -365,23 +384,36 @@ TEST_CASE("state write failure on a deferral: the message keeps its last durable
     CHECK(rig.spool.list().empty());
 }
 
-TEST_CASE("state write failure after the attempt: the message stays queued as it was durably") {
+TEST_CASE("state write failure after a partial delivery: the accepted recipient is never sent again") {
     Rig rig;
     rig.transport.script = [&](const relay::DeliveryRequest& r) {
-        rig.spool.fail_state_writes(std::make_error_code(std::errc::io_error));
+        rig.spool.fail_state_writes(std::make_error_code(std::errc::no_space_on_device));
         auto report = delivered(r);
-        report.recipients[1].outcome = {protocol::Stage::rcpt, 450, "4.2.1", "receiving mail too quickly"};
+        if (r.recipients.size() == 2)
+            report.recipients[1].outcome = {protocol::Stage::rcpt, 450, "4.2.1",
+                                            "receiving mail too quickly"};
+        else
+            report.recipients[0].outcome = {protocol::Stage::rcpt, 450, "4.2.1",
+                                            "receiving mail too quickly"};
         return report;
     };
     rig.start();
     const auto id = rig.submit("app@client.example", {"x@dest.example", "y@dest.example"});
     CHECK(rig.transport.calls.size() == 1);
     auto m = rig.spool.load(id);
-    REQUIRE(m);  // not removed: the partial result was never durable
-    CHECK(m.value.state.state == MessageState::ready);
-    CHECK(m.value.state.attempts == 0);
+    REQUIRE(m);  // not removed; the disk still holds the state before the attempt
     CHECK(m.value.state.recipients[0].status == RecipientStatus::pending);
-    CHECK(m.value.state.recipients[1].status == RecipientStatus::pending);
+    // Retries while the disk stays full: only the deferred recipient goes again.
+    for (int i = 0; i < 5; ++i) rig.advance(std::chrono::hours(1));
+    REQUIRE(rig.transport.calls.size() >= 4);
+    for (std::size_t k = 1; k < rig.transport.calls.size(); ++k)
+        CHECK(rig.transport.calls[k].recipients == std::vector<std::string>{"y@dest.example"});
+    // The disk recovers: the state in memory is written at the next attempt.
+    rig.spool.fail_state_writes({});
+    rig.transport.script = delivered;
+    rig.advance(std::chrono::hours(1));
+    CHECK(rig.transport.calls.back().recipients == std::vector<std::string>{"y@dest.example"});
+    CHECK(rig.spool.list().empty());
 }
 
 TEST_CASE("a recipient budget smaller than the message splits it across accounts") {
@@ -398,13 +430,16 @@ TEST_CASE("a recipient budget smaller than the message splits it across accounts
 
 TEST_CASE("daily_limit is never exceeded; the rest waits (no_account)") {
     Rig rig({account(kA, 2)});
+    rig.options.max_age = std::chrono::hours(48);  // the held message must outlive the window
     rig.start();
     for (int i = 0; i < 3; ++i) rig.submit("app@client.example", {"x@dest.example"});
     CHECK(rig.transport.calls.size() == 2);
     CHECK(rig.spool.list().size() == 1);
     CHECK(rig.status_of(kA).state == pool::State::exhausted);
     CHECK(rig.status_of(kA).day.messages == 2);
-    rig.advance(std::chrono::hours(24));  // the window frees room
+    rig.advance(std::chrono::hours(24));
+    CHECK(rig.transport.calls.size() == 2);  // a send counts for at least 24 h
+    rig.advance(std::chrono::minutes(1));    // and at most one minute bucket longer
     CHECK(rig.transport.calls.size() == 3);
 }
 

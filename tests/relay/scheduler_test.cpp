@@ -1,13 +1,11 @@
-// Scheduler (pure queue index):
-// due-time ordering, the bounded active window, held messages and wakeups,
-// operator retry/delete, depth counts; round-robin, rolling limits,
-// reservations, cooldown / disable / exhaustion and resume.
+// Scheduler (pure queue index): due-time ordering, the bounded active
+// window, held messages and wakeups, operator retry/delete, depth counts.
+// (The account pool's tests are tests/pool/.)
 #include <doctest/doctest.h>
 
 #include "relay/scheduler.hpp"
 
 using namespace rp;
-using WallTime;
 using relay::Disposition;
 using relay::Scheduler;
 using spool::MessageSummary;
@@ -24,20 +22,6 @@ MessageSummary msg(std::string id, WallTime due = {}, WallTime arrival = T0) {
     s.next_attempt = due;
     s.recipients_total = s.recipients_pending = 1;
     return s;
-}
-
-config::Account acc(std::string name, std::uint32_t daily = 0, std::uint32_t rcpt = 0,
-                    std::uint32_t hourly = 0) {
-    config::Account a;
-    a.username = std::move(name);
-    a.daily_limit = daily;
-    a.daily_recipient_limit = rcpt;
-    a.hourly_limit = hourly;
-    return a;
-}
-
-protocol::UpstreamOutcome out(int code, std::string enh, std::string text = "x") {
-    return {protocol::Stage::auth, code, std::move(enh), std::move(text), protocol::LocalFailure::none};
 }
 
 }  // namespace
@@ -106,11 +90,34 @@ TEST_CASE("scheduler: dispositions") {
         s.finished("m", {Disposition::Kind::held, T0 + 24h});
         CHECK(s.take_due(T0 + 24h, 10) == std::vector<std::string>{"m"});
     }
-    SUBCASE("busy is ready again, not deferred") {
+    SUBCASE("busy is parked until a send finishes, counted as ready") {
         s.finished("m", {Disposition::Kind::busy, T0});
         CHECK(s.depth().ready == 1);
         CHECK(s.depth().deferred == 0);
+        CHECK(s.take_due(T0 + 1h, 10).empty());  // not taken again by itself: no busy loop
+        CHECK(s.wake_parked(T0 + 1h) == 1);
+        CHECK(s.take_due(T0 + 1h, 10) == std::vector<std::string>{"m"});
     }
+    SUBCASE("a parked message can be retried or deleted") {
+        s.finished("m", {Disposition::Kind::busy, T0});
+        CHECK(s.make_due("m", T0));
+        CHECK(s.wake_parked(T0) == 0);
+        CHECK(s.take_due(T0, 10) == std::vector<std::string>{"m"});
+    }
+}
+
+TEST_CASE("scheduler: a wake frees as many held messages as it is told, oldest first") {
+    Scheduler s(10);
+    for (int i = 0; i < 5; ++i) s.add(msg("m" + std::to_string(i), {}, T0 + std::chrono::minutes(i)));
+    const auto taken = s.take_due(T0, 10);
+    REQUIRE(taken.size() == 5);
+    for (int i = 0; i < 5; ++i)
+        s.finished("m" + std::to_string(i), {Disposition::Kind::held, T0 + 24h + std::chrono::minutes(i)});
+    CHECK(s.held() == 5);
+    CHECK(s.wake_held(T0 + 1h, 2) == 2);
+    CHECK(s.held() == 3);
+    CHECK(s.take_due(T0 + 1h, 10) == std::vector<std::string>{"m0", "m1"});
+    CHECK(s.wake_held(T0 + 2h, 0) == 0);
 }
 
 TEST_CASE("scheduler: operator retry and delete") {

@@ -1,4 +1,4 @@
-// Table tests of the pure spool record codec (relay/spool_format.*): round
+// Table tests of the pure spool record codec (spool/spool_format.*): round
 // trips with hostile bytes, and every kind of corrupt header/state rejected
 // with a reason.
 #include <doctest/doctest.h>
