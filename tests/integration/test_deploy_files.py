@@ -125,7 +125,6 @@ def test_compose_has_the_three_services_and_the_build(compose):
     assert set(compose["services"]) == {"relaypool", "prometheus", "grafana"}
     build = compose["services"]["relaypool"]["build"]
     assert os.path.isfile(os.path.join(host_path(build["context"]), build["dockerfile"]))
-    assert "compose.ha.yaml" not in os.listdir(DOCKER)  # needs shared pool state (not implemented)
 
 
 def test_compose_mounts_and_secrets_exist(compose):
