@@ -42,7 +42,8 @@ Verdict judge(const Probe& probe, const admin::CallResult& result) {
         // The client's text says "the admin API at URL"; here it is the server itself.
         std::string error = result.error;
         const std::string named = "the admin API at " + probe.url.text;
-        if (auto at = error.find(named); at != std::string::npos) error.replace(at, named.size(), "relaypool");
+        if (auto at = error.find(named); at != std::string::npos)
+            error.replace(at, named.size(), "relaypool");
         return {1, std::string(ready ? "not ready" : "unhealthy") + ": " + where + ": " + error + "\n"};
     }
     const auto& reply = *result.reply;

@@ -59,8 +59,10 @@ TEST_CASE("health::judge: exit code and the reason line") {
         std::string message;
     };
     const std::vector<Row> rows = {
-        {probe("http://127.0.0.1:9090", false), reply(200, "ok\n"), 0, "healthy: http://127.0.0.1:9090/healthz\n"},
-        {probe("http://127.0.0.1:9090/", true), reply(200, "ready\n"), 0, "ready: http://127.0.0.1:9090/readyz\n"},
+        {probe("http://127.0.0.1:9090", false), reply(200, "ok\n"), 0,
+         "healthy: http://127.0.0.1:9090/healthz\n"},
+        {probe("http://127.0.0.1:9090/", true), reply(200, "ready\n"), 0,
+         "ready: http://127.0.0.1:9090/readyz\n"},
         {probe("http://127.0.0.1:9090", true), reply(503, "no usable pool account\n"), 1,
          "not ready: http://127.0.0.1:9090/readyz answered HTTP 503: no usable pool account\n"},
         // Whatever answered is untrusted: control bytes cannot reach the terminal.
@@ -71,8 +73,10 @@ TEST_CASE("health::judge: exit code and the reason line") {
         {probe("http://127.0.0.1:9090", false),
          unreachable("cannot reach the admin API at http://127.0.0.1:9090 (connect: Connection refused)"), 1,
          "unhealthy: http://127.0.0.1:9090/healthz: cannot reach relaypool (connect: Connection refused)\n"},
-        {probe("http://127.0.0.1:9090", true), unreachable("cannot reach the admin API at x (timed out after 2000 ms)"),
-         1, "not ready: http://127.0.0.1:9090/readyz: cannot reach the admin API at x (timed out after 2000 ms)\n"},
+        {probe("http://127.0.0.1:9090", true),
+         unreachable("cannot reach the admin API at x (timed out after 2000 ms)"), 1,
+         "not ready: http://127.0.0.1:9090/readyz: cannot reach the admin API at x (timed out after 2000 "
+         "ms)\n"},
     };
     for (const auto& r : rows) {
         CAPTURE(r.message);
