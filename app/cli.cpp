@@ -75,11 +75,14 @@ ParseResult parse_args(const std::vector<std::string>& args) {
             o.json = true;
         } else if (a == "--all") {
             o.all = true;
+        } else if (a == "--ready") {
+            o.ready = true;
         } else if (take_value(args, i, "--config", config, error) ||
                    take_value(args, i, "-c", config, error)) {
             if (config) o.config = *config;
         } else if (take_value(args, i, "--admin", o.admin, error) ||
-                   take_value(args, i, "--token", o.token, error)) {
+                   take_value(args, i, "--token", o.token, error) ||
+                   take_value(args, i, "--url", o.url, error)) {
         } else {
             error = "unknown option \"" + a + "\"";
         }
@@ -98,6 +101,8 @@ void print_usage(std::ostream& out) {
            "users[].password_hash\n"
            "  relaypool queue list | show ID | retry ID|--all | delete ID\n"
            "  relaypool pool status | pause NAME | resume NAME\n"
+           "  relaypool health [--url URL] [--ready] ask the running server's /healthz (/readyz); exit 0 "
+           "or 1\n"
            "  relaypool --version | --help\n"
            "options (before or after the command words):\n"
            "  --config FILE   configuration file (default "
@@ -106,7 +111,10 @@ void print_usage(std::ostream& out) {
            "  --admin URL     admin API of the running server (default http://127.0.0.1:9090)\n"
            "  --token TOKEN   admin API token (default: $RELAYPOOL_ADMIN_TOKEN)\n"
            "  --json          JSON output for queue and pool listings\n"
-           "exit codes: 0 ok, 1 operation failed, 2 usage or configuration error, 3 server unreachable\n";
+           "  --url URL       health: the server's metrics.address (default http://127.0.0.1:9090)\n"
+           "  --ready         health: ask /readyz (listeners, queue, a usable account) instead of /healthz\n"
+           "exit codes: 0 ok, 1 operation failed (health: not healthy or unreachable), 2 usage or\n"
+           "configuration error, 3 server unreachable\n";
 }
 
 int run(const Options& o) {
@@ -122,11 +130,12 @@ int run(const Options& o) {
     if (w.empty() || (w[0] == "serve" && w.size() == 1)) return run_serve(o);
     if (w[0] == "check-config" && w.size() == 1) return run_check_config(o);
     if (w[0] == "hash-password" && w.size() == 1) return run_hash_password(o);
+    if (w[0] == "health" && w.size() == 1) return run_health(o);
     if (is_one_of(w[0], {"queue", "pool"})) {
         std::string err = admin_usage_error(o);
         return err.empty() ? run_admin_command(o) : usage_error(err);
     }
-    if (is_one_of(w[0], {"serve", "check-config", "hash-password"}))
+    if (is_one_of(w[0], {"serve", "check-config", "hash-password", "health"}))
         return usage_error("unexpected argument \"" + w[1] + "\" after " + w[0]);
     return usage_error("unknown command \"" + w[0] + "\"");
 }

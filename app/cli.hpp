@@ -28,6 +28,8 @@ struct Options {
     bool all = false;                  // queue retry --all
     std::optional<std::string> admin;  // --admin URL
     std::optional<std::string> token;  // --token TOKEN (a secret: never echoed)
+    std::optional<std::string> url;    // health --url URL
+    bool ready = false;                // health --ready: /readyz instead of /healthz
 };
 
 struct ParseResult {
@@ -43,6 +45,7 @@ int run_check_config(const Options& options);
 int run_hash_password(const Options& options);
 int run_serve(const Options& options);
 int run_admin_command(const Options& options);  // queue ... / pool ... (app/admin_commands.cpp)
+int run_health(const Options& options);         // health (app/health.cpp): exit 0 or 1
 
 // Dispatches on options.words.
 int run(const Options& options);

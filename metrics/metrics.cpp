@@ -16,6 +16,10 @@ namespace rp::metrics {
 namespace {
 constexpr std::array<std::string_view, 5> kAccountStates = {"active", "cooling_down", "exhausted", "disabled",
                                                             "paused"};
+// Exported at 0 from the start: a counter series that appears only with its
+// first increment hides that increment from rate()/increase(), so the
+// "spool errors" alert (docker/prometheus/alerts.yml) would miss the first one.
+constexpr std::array<std::string_view, 3> kSpoolErrorKinds = {"commit", "state_write", "quarantined"};
 std::string s(std::string_view v) {
     return std::string(v);
 }
@@ -89,6 +93,7 @@ struct Metrics::Impl {
 Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
     set_queue_depth(0, 0, 0);
     set_queue_oldest_age(0);
+    for (auto kind : kSpoolErrorKinds) impl_->spool_errors.Add({{"kind", s(kind)}});
 }
 Metrics::~Metrics() = default;
 
