@@ -8,7 +8,7 @@
 // Build (not part of the default build):
 //   g++ -O2 -std=c++20 -I. bench/spool_bench.cpp spool/spool.cpp spool/spool_format.cpp \
 //       spool/group_commit.cpp spool/file_spool.cpp spool/file_spool_recover.cpp common/log.cpp \
-//       common/file_lock.cpp -lfmt -pthread -o /tmp/spool_bench
+//       common/file_lock.cpp metrics/metrics.cpp -lprometheus-cpp-core -lfmt -pthread -o /tmp/spool_bench
 // Run:  [SPOOL_WORKERS=8] [WITH_STATE=1] /tmp/spool_bench [DIR, default /var/tmp] [recovery messages, default
 // 20000] WITH_STATE=1 gives every message a state file first (a deferred message, as after an upstream
 // outage): the restart-with-a-backlog case.

@@ -209,7 +209,7 @@ def test_unknown_or_malformed_message_id_exits_1(relay, args):
 # ---- pool ----------------------------------------------------------------------------
 def pool_rows(relay):
     header, rows = listing(ok("pool", "status", relay=relay))
-    assert header == ["NAME", "STATE", "SENT/LIMIT", "COOLDOWN-UNTIL", "LAST-ERROR"]
+    assert header == ["NAME", "STATE", "SENT/LIMIT", "COOLDOWN-UNTIL", "WARMUP", "LAST-ERROR"]
     return {r[0]: r for r in rows}
 
 
