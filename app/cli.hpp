@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "app/sandbox.hpp"
+
 namespace rp::app {
 
 inline constexpr int exit_ok = 0;
@@ -28,6 +30,7 @@ struct Options {
     bool all = false;                  // queue retry --all
     std::optional<std::string> admin;  // --admin URL
     std::optional<std::string> token;  // --token TOKEN (a secret: never echoed)
+    SandboxOptions sandbox;            // serve --sandbox [--data-dir DIR] [--port-* N] (app/sandbox.hpp)
 };
 
 struct ParseResult {
