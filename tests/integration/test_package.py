@@ -114,7 +114,7 @@ def test_shipped_config_is_a_valid_sandbox(package):
     text = config.read_text()
     assert "sandbox: /var/lib/relaypool/sandbox-mail" in text
     assert "directory: /var/spool/relaypool" in text
-    assert re.findall(r'address: "([^"]+)"', text) == ["127.0.0.1:587", "127.0.0.1:465", "127.0.0.1:9090"]
+    assert re.findall(r'^ *-? *address: "([^"]+)"', text, re.M) == ["127.0.0.1:587", "127.0.0.1:465", "127.0.0.1:9090"]
 
 
 def unit(package):
