@@ -6,6 +6,11 @@
 // tests/integration/test_sandbox_mode.py.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -147,7 +152,13 @@ TEST_CASE("sandbox_yaml: the real loader accepts it with the given ports and abs
     o.submission_port = 10587;
     o.smtps_port = 10465;
     o.metrics_port = 19090;
-    const std::string dir = "/tmp/a dir \"with\" quotes\\";
+    // A directory name that needs YAML escaping; the loader checks the TLS files exist.
+    char base[] = "/tmp/rp-sandbox-yaml-XXXXXX";
+    REQUIRE(::mkdtemp(base) != nullptr);
+    const std::string dir = std::string(base) + "/a dir \"with\" quotes\\";
+    std::filesystem::create_directories(dir + "/tls");
+    std::ofstream(dir + "/tls/s.pem") << "certificate";
+    std::ofstream(dir + "/tls/s.key") << "key";
     auto config = rp::config::load_string(
         rp::app::sandbox_yaml(o, dir, {dir + "/tls/s.pem", dir + "/tls/s.key"}), "<sandbox>", dir);
     REQUIRE(config.listeners.size() == 2);
@@ -168,4 +179,5 @@ TEST_CASE("sandbox_yaml: the real loader accepts it with the given ports and abs
     CHECK(config.users[0].username == "demo");
     CHECK(config.pool.accounts.size() == 2);
     CHECK(config.admin.token.empty());  // admin API: loopback clients only
+    std::filesystem::remove_all(base);
 }
