@@ -58,7 +58,10 @@ std::optional<std::string> render(Shape shape, const std::string& body) {
 
 std::string command_text(const Options& o) {
     std::string out;
-    for (const auto& w : o.words) out += (out.empty() ? "" : " ") + admin::one_line(w);
+    for (const auto& w : o.words) {
+        if (!out.empty()) out += ' ';
+        out += admin::one_line(w);
+    }
     return o.all ? out + " --all" : out;
 }
 
@@ -70,6 +73,9 @@ std::string token_of(const Options& o) {
 
 int refused(const Options& o, const admin::Reply& reply) {
     auto why = admin::error_text(reply.body);
+    // An id the server does not know: most often a message already delivered.
+    if (reply.status == 404 && why == "no such message" && o.words[0] == "queue" && o.words.size() == 3)
+        why = admin::not_in_queue_text(o.words[2]);
     std::cerr << "relaypool: " << command_text(o) << ": "
               << (why ? *why : "the admin API answered HTTP " + std::to_string(reply.status)) << "\n";
     return exit_failure;

@@ -3,6 +3,7 @@
 // newer server's answer still renders, but the top-level shape must match.
 #include "app/admin_render.hpp"
 
+#include <fmt/format.h>
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -33,6 +34,11 @@ std::string raw(const json::object& o, std::string_view key) {
 
 std::string field(const json::object& o, std::string_view key, std::string_view empty = "-") {
     return one_line(raw(o, key), empty);
+}
+
+// "<address>" as one line; the null sender prints as "<>".
+std::string angled(std::string_view address) {
+    return fmt::format("<{}>", one_line(address, ""));
 }
 
 std::optional<std::int64_t> number(const json::object& o, std::string_view key) {
@@ -68,7 +74,7 @@ std::string recipients(const json::object& m) {
         if (!out.empty()) out += ',';
         out += list[i].is_string() ? one_line(list[i].as_string(), "<>") : "?";
     }
-    if (list.size() > kShown) out += ",+" + std::to_string(list.size() - kShown) + " more";
+    if (list.size() > kShown) out += fmt::format(",+{} more", list.size() - kShown);
     return out;
 }
 
@@ -101,7 +107,7 @@ std::string envelope_section(const json::object& m) {
     if (!v || !v->is_object()) return out + "  -\n";
     const json::object& e = v->as_object();
     auto row = [&](std::string_view name, std::string value) { label(out, "  " + std::string(name), value); };
-    row("mail from", "<" + one_line(raw(e, "mail_from"), "") + ">");
+    row("mail from", angled(raw(e, "mail_from")));
     row("ret", field(e, "ret"));
     row("envid", field(e, "envid"));
     row("listener", field(e, "listener"));
@@ -152,11 +158,10 @@ std::string render_table(const Row& header, const std::vector<Row>& rows, std::s
 
 std::string format_age(std::int64_t s) {
     if (s < 0) return "-";
-    auto two = [](std::int64_t n) { return (n < 10 ? "0" : "") + std::to_string(n); };
-    if (s < 60) return std::to_string(s) + "s";
-    if (s < 3600) return std::to_string(s / 60) + "m" + two(s % 60) + "s";
-    if (s < 86400) return std::to_string(s / 3600) + "h" + two(s % 3600 / 60) + "m";
-    return std::to_string(s / 86400) + "d" + two(s % 86400 / 3600) + "h";
+    if (s < 60) return fmt::format("{}s", s);
+    if (s < 3600) return fmt::format("{}m{:02}s", s / 60, s % 60);
+    if (s < 86400) return fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60);
+    return fmt::format("{}d{:02}h", s / 86400, s % 86400 / 3600);
 }
 
 std::string one_line(std::string_view text, std::string_view empty) {
@@ -183,8 +188,7 @@ std::optional<std::string> render_queue_list(std::string_view text) {
     std::vector<Row> rows;
     for (const auto* m : *items)
         rows.push_back({field(*m, "id"), age(*m, "age_seconds"), field(*m, "state"), field(*m, "attempts"),
-                        "<" + one_line(raw(*m, "sender"), "") + ">", recipients(*m),
-                        field(*m, "last_error")});
+                        angled(raw(*m, "sender")), recipients(*m), field(*m, "last_error")});
     return render_table({"ID", "AGE", "STATE", "ATTEMPTS", "SENDER", "RECIPIENTS", "LAST-ERROR"}, rows);
 }
 
@@ -195,7 +199,7 @@ std::optional<std::string> render_queue_show(std::string_view text) {
     std::string out;
     label(out, "id", field(m, "id"));
     label(out, "state", field(m, "state"));
-    label(out, "arrival", field(m, "arrival") + " (age " + age(m, "age_seconds") + ")");
+    label(out, "arrival", fmt::format("{} (age {})", field(m, "arrival"), age(m, "age_seconds")));
     label(out, "attempts", field(m, "attempts"));
     label(out, "next attempt", field(m, "next_attempt"));
     label(out, "last error", field(m, "last_error"));
@@ -216,8 +220,8 @@ std::optional<std::string> render_pool_status(std::string_view text) {
             raw(*a, "last_error").empty() && held_back ? field(*a, "reason") : field(*a, "last_error");
         const auto day = number(*a, "warmup_day");
         rows.push_back({field(*a, "name"), field(*a, "state"),
-                        field(*a, "sent_24h", "0") + "/" + field(*a, "limit"), field(*a, "cooldown_until"),
-                        day ? "day " + std::to_string(*day) : "-", why});
+                        fmt::format("{}/{}", field(*a, "sent_24h", "0"), field(*a, "limit")),
+                        field(*a, "cooldown_until"), day ? fmt::format("day {}", *day) : "-", why});
     }
     return render_table({"NAME", "STATE", "SENT/LIMIT", "COOLDOWN-UNTIL", "WARMUP", "LAST-ERROR"}, rows);
 }
@@ -226,10 +230,19 @@ std::optional<std::string> render_change(std::string_view text) {
     auto body = parse_object(text);
     if (!body) return std::nullopt;
     if (auto n = number(*body, "retried"))
-        return "retried " + std::to_string(*n) + (*n == 1 ? " message\n" : " messages\n");
-    if (body->contains("deleted")) return "deleted " + field(*body, "deleted") + "\n";
-    if (body->contains("account")) return field(*body, "account") + ": " + field(*body, "state") + "\n";
+        return fmt::format("retried {} {}\n", *n, *n == 1 ? "message" : "messages");
+    if (body->contains("deleted")) return fmt::format("deleted {}\n", field(*body, "deleted"));
+    if (body->contains("account"))
+        return fmt::format("{}: {}\n", field(*body, "account"), field(*body, "state"));
     return std::nullopt;
+}
+
+std::string not_in_queue_text(std::string_view id) {
+    const std::string shown = one_line(id);
+    return fmt::format(
+        "no such message in the queue: delivered and bounced messages leave the queue; "
+        "look for id={} in the relay's log (e.g. journalctl -u relaypool | grep id={})",
+        shown, shown);
 }
 
 std::optional<std::string> error_text(std::string_view text) {

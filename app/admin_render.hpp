@@ -38,6 +38,11 @@ std::optional<std::string> render_pool_status(std::string_view json);
 // One confirmation line for retry / delete / pause / resume answers.
 std::optional<std::string> render_change(std::string_view json);
 
+// What `queue show|retry|delete ID` prints when the server has no such
+// message: delivered and bounced messages leave the queue, so say so and
+// point at the log line that records what happened to it.
+std::string not_in_queue_text(std::string_view id);
+
 // The "error" member of an error body, made one line; nullopt when absent.
 std::optional<std::string> error_text(std::string_view json);
 

@@ -60,6 +60,7 @@ ParseResult parse_args(const std::vector<std::string>& args) {
     Options o;
     std::string error;
     bool words_only = false;
+    bool config_given = false;
     for (std::size_t i = 0; i < args.size() && error.empty(); ++i) {
         const std::string& a = args[i];
         std::optional<std::string> config;
@@ -80,6 +81,8 @@ ParseResult parse_args(const std::vector<std::string>& args) {
         } else if (take_value(args, i, "--config", config, error) ||
                    take_value(args, i, "-c", config, error)) {
             if (config) o.config = *config;
+            config_given = true;
+        } else if (take_sandbox_option(args, i, o.sandbox, error)) {
         } else if (take_value(args, i, "--admin", o.admin, error) ||
                    take_value(args, i, "--token", o.token, error) ||
                    take_value(args, i, "--url", o.url, error)) {
@@ -89,12 +92,19 @@ ParseResult parse_args(const std::vector<std::string>& args) {
     }
     if (!error.empty()) return {std::nullopt, error};
     if (o.config.empty()) return {std::nullopt, "--config needs a file name"};
+    if (auto e = sandbox_usage_error(o, config_given); !e.empty()) return {std::nullopt, e};
     return {std::move(o), ""};
 }
 
 void print_usage(std::ostream& out) {
     out << "usage:\n"
            "  relaypool [serve] --config FILE       run the relay (serve is the default)\n"
+           "  relaypool serve --sandbox [--data-dir DIR] [--port-submission N] [--port-smtps N] "
+           "[--port-metrics N]\n"
+           "                                        run the built-in sandbox configuration (nothing is "
+           "sent;\n"
+           "                                        mail, queue and a CA to trust go under DIR, default\n"
+           "                                        ./relaypool-sandbox; ports default to 2587, 2465, 9090)\n"
            "  relaypool check-config --config FILE  validate; exit 0, or print FILE:LINE:COL: message, exit "
            "2\n"
            "  relaypool hash-password               read a password on stdin, print a hash for "

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "app/sandbox.hpp"
+
 namespace rp::app {
 
 inline constexpr int exit_ok = 0;
@@ -30,6 +32,7 @@ struct Options {
     std::optional<std::string> token;  // --token TOKEN (a secret: never echoed)
     std::optional<std::string> url;    // health --url URL
     bool ready = false;                // health --ready: /readyz instead of /healthz
+    SandboxOptions sandbox;            // serve --sandbox [--data-dir DIR] [--port-* N] (app/sandbox.hpp)
 };
 
 struct ParseResult {

@@ -10,6 +10,7 @@
 
 #include "app/cli.hpp"
 #include "app/logging_setup.hpp"
+#include "app/sandbox.hpp"
 #include "app/serve.hpp"
 #include "common/log.hpp"
 #include "config/config.hpp"
@@ -91,12 +92,14 @@ int run_hash_password(const Options&) {
 }
 
 int run_serve(const Options& options) {
+    if (options.sandbox.enabled) return run_sandbox(options);
     auto config = load(options.config);
     if (!config) return exit_usage;
     configure_logging(config->logging);
     log::info("main", "configuration loaded",
               {{"config", options.config}, {"version", RELAYPOOL_VERSION}, {"hostname", config->hostname}});
-    return serve(*config, options.config);
+    const std::string path = options.config;
+    return serve(*config, path, [path] { return config::load_file(path); });
 }
 
 }  // namespace rp::app

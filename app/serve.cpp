@@ -22,6 +22,7 @@
 #include <optional>
 
 #include "app/admin_api.hpp"
+#include "app/sd_notify.hpp"
 #include "common/log.hpp"
 #include "metrics/http_server.hpp"
 #include "metrics/metrics.hpp"
@@ -45,7 +46,8 @@ void raise_nofile_limit() {
 
 struct Services {
     net::io_context& io;
-    const std::string& config_path;
+    const std::string& config_name;
+    const ConfigSource& load_config;
     relay::Relay& relay;
     server::Server& server;
     metrics::HttpServer& http;
@@ -54,11 +56,28 @@ struct Services {
     bool stopping = false;
 };
 
+// Tells systemd (Type=notify) about a state change; a failure is logged,
+// never fatal: the relay works the same without a supervisor.
+void notify(std::string_view state) {
+    if (auto error = sd_notify(state); !error.empty())
+        log::warn("main", "sd_notify failed", {{"error", error}});
+}
+
+void reload_config(Services& s);
+
+// systemd waits between RELOADING=1 and READY=1, so `systemctl reload`
+// returns after the new configuration is in place (or refused).
 void reload(Services& s) {
-    log::info("main", "reloading configuration", {{"file", s.config_path}});
+    notify("RELOADING=1");
+    reload_config(s);
+    notify("READY=1");
+}
+
+void reload_config(Services& s) {
+    log::info("main", "reloading configuration", {{"file", s.config_name}});
     std::optional<config::Config> next;
     try {
-        next = config::load_file(s.config_path);
+        next = s.load_config();
     } catch (const config::ConfigError& e) {
         log::error("main", "new configuration refused, keeping the old one", {{"error", e.what()}});
         return;
@@ -76,6 +95,7 @@ void reload(Services& s) {
 void stop(Services& s) {
     if (s.stopping) return;
     s.stopping = true;
+    notify("STOPPING=1");
     log::info("main", "shutting down");
     // Whatever is still running after the deadline is abandoned: the spool
     // keeps every acknowledged message, so stopping the loop is safe.
@@ -115,7 +135,7 @@ std::string readiness_problem(const server::Server& server, const relay::Relay& 
 
 }  // namespace
 
-int serve(const config::Config& config, const std::string& config_path) {
+int serve(const config::Config& config, const std::string& source_name, ConfigSource reload_source) {
     raise_nofile_limit();
     metrics::Metrics metrics;
     net::io_context io(1);
@@ -128,7 +148,7 @@ int serve(const config::Config& config, const std::string& config_path) {
     metrics::HttpServer http(io, metrics);
     net::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
     net::steady_timer stop_deadline(io);
-    Services services{io, config_path, relay, server, http, signals, stop_deadline};
+    Services services{io, source_name, reload_source, relay, server, http, signals, stop_deadline};
 
     std::string error = server.start();
     if (error.empty()) error = http.listen(config.metrics.address.host, config.metrics.address.port);
@@ -149,6 +169,8 @@ int serve(const config::Config& config, const std::string& config_path) {
     log::info("main", "relaypool started",
               {{"metrics", config.metrics.address.text}, {"queue", config.queue.directory}});
     wait_signals(services);
+    // Listeners are bound and the spool was recovered by relay.start().
+    notify("READY=1");
     io.run();
     return 0;
 }

@@ -165,3 +165,11 @@ TEST_CASE("render_change and error_text") {
     CHECK_FALSE(error_text("not found\n").has_value());
     CHECK_FALSE(error_text(R"J({"retried":1})J").has_value());
 }
+
+TEST_CASE("not_in_queue_text: says delivered mail leaves the queue and names the log field") {
+    CHECK(not_in_queue_text("00000000000000a1") ==
+          "no such message in the queue: delivered and bounced messages leave the queue; look for "
+          "id=00000000000000a1 in the relay's log (e.g. journalctl -u relaypool | grep id=00000000000000a1)");
+    // The id is the user's own argument, still printed as one clean line.
+    CHECK(not_in_queue_text("a\x1b[2Jb").find('\x1b') == std::string::npos);
+}
