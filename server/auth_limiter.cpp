@@ -101,8 +101,8 @@ void AuthLimiter::finished(const std::string& source, std::string_view user, boo
     u.score += 1;
 }
 
-std::chrono::milliseconds AuthLimiter::failure_delay(const std::string& source, std::chrono::milliseconds base,
-                                                     Clock::time_point now) {
+std::chrono::milliseconds AuthLimiter::failure_delay(const std::string& source,
+                                                     std::chrono::milliseconds base, Clock::time_point now) {
     Entry* s = find(sources_, source, now);
     if (!s || s->score <= kFreeFailures) return base;
     int doublings = std::min(kMaxDelayDoublings, static_cast<int>(s->score - kFreeFailures + 0.999));

@@ -54,7 +54,8 @@ class AuthLimiter {
     Verdict admit(const std::string& source, std::string_view user, Clock::time_point now);
     // ok: the password matched. counted: false when the check did not run
     // (the workers' queue was full): nothing is recorded then.
-    void finished(const std::string& source, std::string_view user, bool ok, bool counted, Clock::time_point now);
+    void finished(const std::string& source, std::string_view user, bool ok, bool counted,
+                  Clock::time_point now);
 
     // The delay before a 535: `base` for the first 3 failures in the
     // source's bucket, then doubling per failure, at most 8 x base.

@@ -47,7 +47,8 @@ TEST_CASE("source keys: IPv4 as is, mapped IPv4 unwrapped, IPv6 per /64") {
 
 TEST_CASE("a source is blocked at source_block failures, across usernames, until block_time passes") {
     Fixture f;
-    for (int i = 0; i < 9; ++i) REQUIRE(f.attempt("192.0.2.1", "user" + std::to_string(i), false) == Verdict::check);
+    for (int i = 0; i < 9; ++i)
+        REQUIRE(f.attempt("192.0.2.1", "user" + std::to_string(i), false) == Verdict::check);
     CHECK(f.attempt("192.0.2.1", "x", false) == Verdict::check);  // the 10th is checked, then blocks
     CHECK(f.attempt("192.0.2.1", "demo", true) == Verdict::refuse);
     CHECK(f.attempt("192.0.2.2", "demo", true) == Verdict::check);  // another address is unaffected
