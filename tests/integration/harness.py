@@ -329,8 +329,11 @@ class Raw:
     smtplib hides (pipelining in one send(), injection, garbage, PROXY)."""
 
     def __init__(self, port: int, tls_context: ssl.SSLContext | None = None, timeout: float = 15,
-                 prefix: bytes = b"", read_greeting: bool = True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+                 prefix: bytes = b"", read_greeting: bool = True, source: str | None = None):
+        # source: the local address to connect from ("127.0.0.2": Linux routes all of 127/8 to lo),
+        # to be a second client address on loopback.
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if prefix:
             self.sock.sendall(prefix)
         if tls_context is not None:
