@@ -9,9 +9,12 @@ Environment: RELAYPOOL_BIN, RP_SOURCE_DIR (see conftest.py / harness.py).
 """
 
 import json
+import os
 import re
+import socket
 import subprocess
 import threading
+import time
 
 import harness
 from harness import USER, Raw, auth_plain, proxy_v1, queued_id
@@ -204,3 +207,32 @@ def test_bare_cr_in_bdat_is_stored_as_crlf(make_relay):
     _, stored = relay.spooled(qid)
     content = stored[stored.index(b"Subject: cr"):]
     assert content == b"Subject: cr\r\n\r\nline one\r\nline two\r\nend\r\n"
+
+
+# ---- accept() failing with EMFILE ----------------------------------------------------------
+def test_accept_emfile_is_logged_once_per_interval(make_relay):
+    relay = make_relay()
+    relay.wait_idle()
+    pid = relay.proc.pid
+    limits = subprocess.run(["prlimit", f"--pid={pid}", "--nofile", "--raw", "--noheadings", "--output=SOFT,HARD"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    in_use = len(os.listdir(f"/proc/{pid}/fd"))
+    subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={in_use + 2}:{limits[1]}"], check=True)
+    start = len(relay.log())
+    clients = []
+    try:
+        # Two are accepted, the rest wait in the backlog while accept() fails with EMFILE and
+        # the loop retries every 100 ms: about 20 failures in the 2 s below.
+        for _ in range(6):
+            clients.append(socket.create_connection(("127.0.0.1", relay.port()), timeout=5))
+        time.sleep(2)
+        lines = [line for line in relay.log()[start:].splitlines() if "accept failed" in line]
+        assert 1 <= len(lines) <= 2, lines  # one line per 10 s, with the failure count
+    finally:
+        subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={limits[0]}:{limits[1]}"], check=True)
+        for c in clients:
+            c.close()
+    # The server recovers: a new session is greeted.
+    raw = Raw(relay.port())
+    assert raw.greeting.startswith(b"220 ")
+    raw.close()
