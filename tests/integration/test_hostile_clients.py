@@ -236,3 +236,18 @@ def test_accept_emfile_is_logged_once_per_interval(make_relay):
     raw = Raw(relay.port())
     assert raw.greeting.startswith(b"220 ")
     raw.close()
+
+
+def test_bare_cr_in_data_is_stored_as_crlf(make_relay):
+    relay = make_relay()
+    raw = tls_session(relay)
+    assert raw.command(auth_plain()).startswith(b"235")
+    assert raw.command(b"MAIL FROM:<app@client.example>").startswith(b"250 ")
+    assert raw.command(b"RCPT TO:<someone@example.net>").startswith(b"250 ")
+    assert raw.command(b"DATA").startswith(b"354")
+    raw.send(b"Subject: cr\r\n\r\nline one\rline two\r.\r\nend\r\n.\r\n")
+    qid = queued_id(raw.reply())
+    raw.close()
+    _, stored = relay.spooled(qid)
+    content = stored[stored.index(b"Subject: cr"):]
+    assert content == b"Subject: cr\r\n\r\nline one\r\nline two\r\n\r\nend\r\n"
