@@ -395,6 +395,20 @@ class Raw:
             pass
 
 
+def settle_before_fd_limit(relay):
+    """Before a test starves the process of descriptors: a greeting on each SMTP listener
+    means its accept loop has taken every earlier connection (start()'s probes) from the
+    backlog (accept is FIFO). Otherwise a probe accepted late builds the process's first
+    Connection while no descriptor is free, and UBSan's first dynamic-type check of it
+    (which tests memory readability through a pipe) fails with a false "invalid vptr"."""
+    for listener in relay.listeners:
+        tls = relay.pki.client_context() if listener["tls"] == "implicit" else None
+        raw = Raw(relay.port(listener["name"]), tls_context=tls)
+        assert raw.greeting.startswith(b"220 ")
+        raw.close()
+    relay.wait_idle()
+
+
 def auth_plain(user: str = USER, password: str = PASSWORD) -> bytes:
     import base64
     return b"AUTH PLAIN " + base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())

@@ -212,7 +212,7 @@ def test_bare_cr_in_bdat_is_stored_as_crlf(make_relay):
 # ---- accept() failing with EMFILE ----------------------------------------------------------
 def test_accept_emfile_is_logged_once_per_interval(make_relay):
     relay = make_relay()
-    relay.wait_idle()
+    harness.settle_before_fd_limit(relay)  # see there: no false UBSan report while starved
     pid = relay.proc.pid
     limits = subprocess.run(["prlimit", f"--pid={pid}", "--nofile", "--raw", "--noheadings", "--output=SOFT,HARD"],
                             capture_output=True, text=True, check=True).stdout.split()
