@@ -47,6 +47,10 @@ struct Listener {
     ListenerTls tls = ListenerTls::starttls;
     bool require_auth = true;
     bool proxy_protocol = false;
+    // Peers allowed to send the PROXY header (with proxy_protocol: true); a
+    // connection from anywhere else is closed. Default: loopback only
+    // (127.0.0.0/8, ::1), i.e. a proxy on the same host.
+    std::vector<Cidr> proxy_protocol_from;
 };
 
 struct Tls {

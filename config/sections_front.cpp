@@ -50,10 +50,36 @@ std::string item_path(std::string_view list, std::size_t i) {
 
 void default_listeners(const Map& root, Config& config, Where& where) {
     config.listeners = {
-        Listener{"submission", {"0.0.0.0", 587, "0.0.0.0:587"}, ListenerTls::starttls, true, false},
-        Listener{"smtps", {"0.0.0.0", 465, "0.0.0.0:465"}, ListenerTls::implicit, true, false},
+        Listener{"submission", {"0.0.0.0", 587, "0.0.0.0:587"}, ListenerTls::starttls, true, false, {}},
+        Listener{"smtps", {"0.0.0.0", 465, "0.0.0.0:465"}, ListenerTls::implicit, true, false, {}},
     };
     where.listeners.assign(2, ListenerWhere{root.mark(), root.mark(), root.mark()});
+}
+
+// proxy_protocol_from: a non-empty list of networks, only with
+// proxy_protocol: true; absent means loopback only.
+void load_proxy_protocol_from(const Map& m, Listener& l) {
+    constexpr std::string_view name = "proxy_protocol_from";
+    if (!m.contains(name)) {
+        if (!l.proxy_protocol) return;
+        std::string why;
+        for (const char* text : {"127.0.0.0/8", "::1/128"})
+            l.proxy_protocol_from.push_back(*parse_cidr(text, why));
+        return;
+    }
+    if (!l.proxy_protocol) m.bad_value(name, "only meaningful with proxy_protocol: true");
+    auto items = list_items(m, name);
+    if (items.empty())
+        m.bad_value(name,
+                    "no network may send the PROXY header; list at least one, or omit it for loopback only");
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        std::string key = item_path(m.key(name), i);
+        std::string text = scalar_of(m.ctx(), items[i], key, "a network");
+        std::string why;
+        auto cidr = parse_cidr(text, why);
+        if (!cidr) m.ctx().fail(items[i].Mark(), key + ": invalid network \"" + text + "\": " + why);
+        l.proxy_protocol_from.push_back(*cidr);
+    }
 }
 
 Listener load_listener(const Map& m) {
@@ -68,6 +94,7 @@ Listener load_listener(const Map& m) {
     m.read("require_auth", l.require_auth);
     m.read("proxy_protocol", l.proxy_protocol);
     check_proxy_protocol(m, l);
+    load_proxy_protocol_from(m, l);
     if (l.tls == ListenerTls::none && l.require_auth)
         m.bad_value("tls",
                     "\"none\" with require_auth: true cannot work: AUTH is only offered over TLS "
@@ -103,7 +130,7 @@ void load_listeners(const Map& root, Config& config, Where& where) {
     if (items.empty()) root.bad_value("listeners", "at least one listener is needed");
     for (std::size_t i = 0; i < items.size(); ++i) {
         Map m(root.ctx(), items[i], item_path("listeners", i),
-              {"name", "address", "tls", "require_auth", "proxy_protocol"});
+              {"name", "address", "tls", "require_auth", "proxy_protocol", "proxy_protocol_from"});
         Listener l = load_listener(m);
         for (const auto& other : config.listeners) {
             if (other.name == l.name) m.bad_value("name", "duplicate listener name \"" + l.name + "\"");

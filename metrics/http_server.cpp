@@ -16,7 +16,10 @@
 #include <list>
 #include <optional>
 
+#include "common/await_callback.hpp"
 #include "common/log.hpp"
+#include "common/log_throttle.hpp"
+#include "metrics/admin_access.hpp"
 #include "metrics/metrics.hpp"
 
 namespace rp::metrics {
@@ -61,6 +64,12 @@ bool is_loopback_peer(const tcp::socket& socket) {
     return address.is_loopback();
 }
 
+std::optional<std::string> header(const http::request<http::string_body>& req, http::field field) {
+    auto it = req.find(field);
+    if (it == req.end()) return std::nullopt;
+    return std::string(it->value());
+}
+
 bool bearer_ok(const http::request<http::string_body>& req, const std::string& token) {
     if (token.empty()) return true;
     auto it = req.find(http::field::authorization);
@@ -94,6 +103,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     ReadinessCheck readiness;
     ApiHandler api;
     std::string token;
+    std::string configured_host;         // metrics.address's host: a Host the admin API accepts
     std::list<beast::tcp_stream*> open;  // for stop()
     std::size_t connections = 0;         // counted at accept, before serve() starts
     bool stopped = false;
@@ -110,20 +120,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
 net::awaitable<void> HttpServer::Impl::accept_loop() {
     auto self = shared_from_this();
     net::steady_timer backoff(io);
-    std::optional<std::chrono::steady_clock::time_point> last_log;
-    std::uint64_t failures = 0;
+    LogThrottle accept_log(kAcceptLogInterval);
     while (!stopped) {
         auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
         if (ec) {
             if (ec == net::error::operation_aborted || stopped) co_return;
-            ++failures;
-            auto now = std::chrono::steady_clock::now();
-            if (!last_log || now - *last_log >= kAcceptLogInterval) {
+            if (auto failures = accept_log.hit(std::chrono::steady_clock::now()))
                 log::warn("http", "accept failed",
                           {{"error", ec.message()}, {"failures", std::to_string(failures)}});
-                last_log = now;
-                failures = 0;
-            }
             backoff.expires_after(kAcceptBackoff);
             co_await backoff.async_wait(use_tuple);
             continue;
@@ -140,32 +144,29 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
 }
 
 // Bridges the callback API (Respond may run on any thread) to an awaitable.
-// A plain function, not a coroutine (no nested frame holding the request).
 net::awaitable<HttpResponse> HttpServer::Impl::call_api(HttpRequest request) {
-    auto initiation = [](auto handler, ApiHandler* api, HttpRequest request) {
-        using Handler = decltype(handler);
-        auto ex =
-            net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked);
-        auto slot = std::make_shared<std::optional<Handler>>(std::move(handler));
-        (*api)(request, [slot, ex](HttpResponse response) {
-            net::post(ex, [slot, response = std::move(response)]() mutable {
-                if (!slot->has_value()) return;
-                Handler h = std::move(**slot);
-                slot->reset();
-                std::move(h)(std::move(response));
-            });
+    ApiHandler* handler = &api;
+    return await_callback<HttpResponse>(
+        [handler, request = std::move(request)](std::function<void(HttpResponse)> done) {
+            (*handler)(request, std::move(done));
         });
-    };
-    return net::async_initiate<const net::use_awaitable_t<>&, void(HttpResponse)>(
-        std::move(initiation), net::use_awaitable, &api, std::move(request));
 }
 
 net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::string_body>& req,
                                                      bool peer_is_loopback) {
     HttpRequest request = to_request(req);
     if (request.path.rfind("/api/v1/", 0) == 0 || request.path == "/api/v1") {
-        if (!admin_peer_allowed(!token.empty(), peer_is_loopback))
-            co_return text(403, "the admin API without admin.token_file answers only local clients\n");
+        AdminRequestFacts facts{!token.empty(), peer_is_loopback, header(req, http::field::origin),
+                                header(req, http::field::host), configured_host};
+        std::string refusal = admin_refusal(facts);
+        if (!refusal.empty()) {
+            log::info("http", "admin request refused",
+                      {{"method", request.method},
+                       {"reason", refusal},
+                       {"origin", facts.origin.value_or("")},
+                       {"host", facts.host.value_or("")}});
+            co_return text(403, refusal + "\n");
+        }
         if (!bearer_ok(req, token)) co_return text(401, "missing or wrong admin token\n");
         if (!api) co_return text(404, "no admin API\n");
         // Await into a local first: GCC 12 miscompiles `co_return co_await f(by_value)`.
@@ -248,6 +249,7 @@ std::string HttpServer::listen(const std::string& host, std::uint16_t port) {
         if (ec || results.empty()) return "metrics.address: cannot resolve " + host;
         endpoint = results.begin()->endpoint();
     }
+    impl_->configured_host = host;
     auto& acceptor = impl_->acceptor;
     acceptor.open(endpoint.protocol(), ec);
     if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);

@@ -4,7 +4,9 @@
 // to one handler installed by app/ (the admin API). When an admin token is set,
 // /api/v1/* needs "Authorization: Bearer <token>" (constant-time compare) and
 // answers 401 otherwise; without a token /api/v1/* answers only loopback
-// clients (403 otherwise); /metrics, /healthz, /readyz never need it.
+// clients with a loopback (or metrics.address) Host and no foreign Origin
+// (403 otherwise; metrics/admin_access.hpp); /metrics, /healthz, /readyz
+// never need it.
 //
 // Runs on the caller's io_context (single thread). Beast stays inside the
 // .cpp. Requests are bounded (1 MiB body, 30 s per request); at most 64

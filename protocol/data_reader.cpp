@@ -26,6 +26,17 @@ void DataReader::content(char c, std::string& out) {
     }
 }
 
+// The first byte of a line that follows a bare CR or bare LF: a leading dot
+// is unstuffed, but nothing here can end the data.
+void DataReader::after_bare_line_end(char c, std::string& out) {
+    if (c == '.') {
+        state_ = State::in_line;
+        ++line_length_;
+    } else {
+        content(c, out);
+    }
+}
+
 std::size_t DataReader::feed(std::string_view in, std::string& out) {
     std::size_t i = 0;
     while (i < in.size() && state_ != State::done) {
@@ -40,12 +51,7 @@ std::size_t DataReader::feed(std::string_view in, std::string& out) {
                 }
                 break;
             case State::line_start_lf:
-                if (c == '.') {
-                    state_ = State::in_line;  // unstuffed; never an end marker
-                    ++line_length_;
-                } else {
-                    content(c, out);
-                }
+                after_bare_line_end(c, out);
                 break;
             case State::dot_crlf:
                 if (c == '\r') {
@@ -58,9 +64,9 @@ std::size_t DataReader::feed(std::string_view in, std::string& out) {
                 if (c == '\n') {
                     state_ = State::done;
                 } else {
-                    out += '\r';  // ".\r" + other: bare CR content, dot dropped
-                    ++line_length_;
-                    content(c, out);
+                    // ".\r" + other: the dot is dropped, the bare CR ends the line.
+                    end_line(out, State::line_start_lf);
+                    after_bare_line_end(c, out);
                 }
                 break;
             case State::in_line: {
@@ -80,9 +86,8 @@ std::size_t DataReader::feed(std::string_view in, std::string& out) {
                 if (c == '\n') {
                     end_line(out, State::line_start_crlf);
                 } else {
-                    out += '\r';  // bare CR is kept as is
-                    ++line_length_;
-                    content(c, out);
+                    end_line(out, State::line_start_lf);  // bare CR: normalised to CRLF
+                    after_bare_line_end(c, out);
                 }
                 break;
             case State::done:

@@ -6,9 +6,9 @@
 //   of the DATA command itself (the reader starts "at the start of a line").
 //   "\n.\n", "\r.\n", "\n.\r\n", "\r.\r\n" and ".\n" are content (SMTP
 //   smuggling defence).
-// - Output line ends are CRLF: a bare LF becomes CRLF (Postfix 3.9
-//   "normalize"); a bare CR is passed through unchanged.
-// - A line that starts with "." (after CRLF or a bare LF) loses that dot
+// - Output line ends are CRLF: a bare LF or a bare CR becomes CRLF (Postfix
+//   3.9 "normalize"), so no bare CR or LF is stored or relayed.
+// - A line that starts with "." (after CRLF, a bare LF or a bare CR) loses that dot
 //   (a conforming client stuffed it). A lone "." line that does not end the
 //   data (".\n", or after a bare LF) therefore becomes an empty line.
 // - The terminating ".\r\n" and the CRLF before it belong to the protocol:
@@ -38,7 +38,7 @@ class DataReader {
   private:
     enum class State {
         line_start_crlf,  // after CRLF (or at the start): ".\r\n" here ends the data
-        line_start_lf,    // after a bare LF: a line, but ".\r\n" here is content
+        line_start_lf,    // after a bare LF or CR: a line, but ".\r\n" here is content
         dot_crlf,         // "." at a line_start_crlf
         dot_cr_crlf,      // ".\r" at a line_start_crlf
         in_line,
@@ -47,6 +47,7 @@ class DataReader {
     };
     void end_line(std::string& out, State next);
     void content(char c, std::string& out);
+    void after_bare_line_end(char c, std::string& out);
 
     State state_ = State::line_start_crlf;
     std::uint64_t line_length_ = 0;

@@ -67,6 +67,9 @@ Reply Reply::too_many_connections() {
 Reply Reply::too_many_errors() {
     return make(421, esc::security_temp, "Too many errors, closing connection");
 }
+Reply Reply::too_many_auth_failures() {
+    return make(421, esc::security_temp, "Too many failed logins, try again later");
+}
 Reply Reply::not_smtp() {
     return make(421, esc::security_temp, "This is an SMTP server, closing connection");
 }

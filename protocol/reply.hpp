@@ -67,6 +67,7 @@ struct Reply {
     static Reply shutting_down(std::string_view hostname);  // 421 4.3.2 service shutting down
     static Reply too_many_connections();                    // 421 4.7.0
     static Reply too_many_errors();                         // 421 4.7.0 Too many errors
+    static Reply too_many_auth_failures();                  // 421 4.7.0 Too many failed logins
     static Reply not_smtp();                                // 421 4.7.0 not an SMTP client
     // --- command level ---
     static Reply ok();                                     // 250 2.0.0 Ok

@@ -91,8 +91,16 @@ void ServerSession::Impl::end_of_message() {
     set_pending(action::CommitMessage{longest});
 }
 
+// Chunk octets go through bdat_lines (bare CR / LF -> CRLF); a CR at the
+// end of the LAST chunk is written out before the commit.
 bool ServerSession::Impl::step_bdat() {
     if (chunk_left == 0) {
+        if (chunk_last && !dropping && bdat_lines.pending_cr()) {
+            data_out.clear();
+            bdat_lines.finish(data_out);
+            add_bdat_output();
+            return true;
+        }
         chunk_complete();
         return true;
     }
@@ -103,10 +111,21 @@ bool ServerSession::Impl::step_bdat() {
     in_pos += n;
     chunk_left -= n;
     if (dropping) return true;
-    data_out.assign(avail.substr(0, n));
-    txn.body_size += n;
-    set_pending(action::MessageData{data_out});
+    data_out.clear();
+    bdat_lines.feed(avail.substr(0, n), data_out);
+    add_bdat_output();
     return true;
+}
+
+// Normalising can only add octets, so the size limit is checked on what is
+// stored, as for DATA.
+void ServerSession::Impl::add_bdat_output() {
+    txn.body_size += data_out.size();
+    if (txn.body_size > opt.max_message_size) {
+        drop_message(action::AbortReason::too_big, Reply::message_too_big());
+    } else if (!data_out.empty()) {
+        set_pending(action::MessageData{data_out});
+    }
 }
 
 void ServerSession::Impl::chunk_complete() {

@@ -72,6 +72,7 @@ void ServerSession::Impl::reset_transaction() {
     reader.reset();
     chunk_left = 0;
     chunk_last = false;
+    bdat_lines.reset();
 }
 
 void ServerSession::Impl::abort_if_begun(action::AbortReason reason) {

@@ -50,11 +50,12 @@
 // - A `250` to end-of-data / BDAT LAST is produced only by
 //   message_committed(), i.e. after the driver made the message durable.
 // - Line ends: command lines may end in CRLF or a bare LF. DATA content:
-//   bare LF is normalised to CRLF (Postfix 3.9 "normalize"), bare CR is kept
-//   as is, and ONLY <CRLF>.<CRLF> ends the data (SMTP smuggling defence:
+//   bare LF and bare CR are normalised to CRLF (Postfix 3.9 "normalize"),
+//   and ONLY <CRLF>.<CRLF> ends the data (SMTP smuggling defence:
 //   "\n.\n", "\r.\n", "\n.\r\n", "\r.\r\n" are content, not an end).
 //   DATA lines longer than 998 octets are accepted (Gmail accepts them).
-//   BDAT chunks are passed through byte for byte (RFC 3030).
+//   BDAT content: bare CR and bare LF are both normalised to CRLF
+//   (protocol/line_ends.hpp), across chunk edges; nothing else changes.
 // - Recipients: a repeated RCPT address is answered 250 but stored once;
 //   "<postmaster>" without a domain is refused (501 5.1.3): a relay has no
 //   local postmaster to deliver to.

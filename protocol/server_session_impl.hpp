@@ -13,6 +13,7 @@
 #include <string>
 
 #include "protocol/data_reader.hpp"
+#include "protocol/line_ends.hpp"
 #include "protocol/sasl_server.hpp"
 #include "protocol/server_session.hpp"
 
@@ -74,6 +75,7 @@ struct ServerSession::Impl {
     std::uint64_t chunk_left = 0;
     bool chunk_last = false;
     std::uint64_t chunk_size = 0;
+    LineEndNormalizer bdat_lines;  // across the chunks of one message
     // A message being received but no longer stored: the rest of the data
     // is read and dropped, then `drop_reply` answers it.
     bool dropping = false;
@@ -104,6 +106,7 @@ struct ServerSession::Impl {
     void start_bdat(const BdatParams& bdat, std::optional<Reply> refuse);
     bool step_data();
     bool step_bdat();
+    void add_bdat_output();
     void end_of_message();
     void chunk_complete();
     void drop_message(action::AbortReason reason, Reply final_reply);

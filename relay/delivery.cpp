@@ -170,7 +170,7 @@ std::optional<pool::Blame> blame_of(Verdict v) {
 // durable state: the documented duplicate window.)
 boost::asio::awaitable<std::error_code> persist(DeliveryContext& ctx, const std::string& id,
                                                 const spool::DeliveryState& state) {
-    auto [ec] = co_await async_update_state(ctx.spool, id, state);
+    const std::error_code ec = co_await async_update_state(ctx.spool, id, state);
     if (ec) {
         if (!ctx.unsaved.count(id))
             log::error("delivery", "state write failed; the outcome is kept in memory and written later",

@@ -7,7 +7,7 @@
 #include <future>
 
 #include "common/log.hpp"
-#include "relay/await_callback.hpp"
+#include "common/await_callback.hpp"
 
 namespace rp::relay {
 
@@ -62,7 +62,7 @@ boost::asio::awaitable<std::error_code> PoolKeeper::durable() {
     // Even with no lines of its own (a compaction took them into its
     // snapshot) the append is queued after that snapshot: done means durable.
     std::string lines = pool_.take_journal();
-    auto [ec] = co_await await_callback<std::error_code>(
+    const std::error_code ec = co_await await_callback<std::error_code>(
         [this, &lines](auto done) { store_.append(std::move(lines), std::move(done)); });
     note(ec);
     compact_if_due();

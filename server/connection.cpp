@@ -47,6 +47,15 @@ bool trusted(const Settings& settings, const config::Listener& listener, const s
     return false;
 }
 
+// An empty list cannot come from the config loader (it fills loopback in);
+// treat it as loopback too rather than as "anyone".
+bool proxy_allowed(const config::Listener& listener, const std::string& peer) {
+    if (listener.proxy_protocol_from.empty()) return peer.starts_with("127.") || peer == "::1";
+    for (const auto& net : listener.proxy_protocol_from)
+        if (net.contains(peer)) return true;
+    return false;
+}
+
 }  // namespace
 
 Connection::Connection(std::shared_ptr<Server::Core> core, const config::Listener& listener,
@@ -56,7 +65,7 @@ Connection::Connection(std::shared_ptr<Server::Core> core, const config::Listene
       listener_(listener),
       stream_(std::move(socket)),
       connection_slot_(std::move(slot)),
-      watchdog_(core_->io),
+      deadline_(core_->io.get_executor(), [this] { on_timeout(); }),
       delay_(core_->io) {
     registration_ = core_->add(this);
     peer_addr_ = address_text(stream_.socket());
@@ -83,17 +92,24 @@ net::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
         co_await self->drive();
     }
     self->finished_ = true;
-    self->watchdog_.cancel();
+    self->deadline_.stop();
     if (self->writer_) self->writer_->abort();
     self->writer_.reset();
     self->stream_.close();
     log::debug("smtpd", "disconnect", {{"client", self->client_addr_}, {"listener", self->listener_.name}});
 }
 
-// PROXY header (when the listener expects one), then the per-address limit,
-// then the implicit TLS handshake.
+// PROXY header (when the listener expects one, and only from a peer in
+// proxy_protocol_from), then the per-address limit, then the implicit TLS
+// handshake.
 net::awaitable<bool> Connection::admit() {
     if (listener_.proxy_protocol) {
+        if (!proxy_allowed(listener_, peer_addr_)) {
+            // Debug only: any peer on the network can cause this line.
+            log::debug("smtpd", "PROXY peer not in proxy_protocol_from",
+                       {{"peer", peer_addr_}, {"listener", listener_.name}});
+            co_return false;
+        }
         // The TCP peer holds a per-address slot while its header is read, so
         // one address cannot park more than max_connections_per_ip
         // connections in the PROXY phase. No reply: the header has not been
@@ -233,38 +249,12 @@ void Connection::force_close() {
 }
 
 // ---- deadlines ---------------------------------------------------------
-// One timer per connection. arm() records the deadline of the I/O about to
-// start; the timer is only reset when the new deadline is earlier than its
-// expiry, so the common case (a later deadline) costs no timer operation.
-// When a deadline passes with I/O pending, the I/O is cancelled once (the
-// driver then sends a final 421), and the socket closed on a second expiry.
+// A deadline that passes with I/O pending (rp::Deadline) cancels the I/O
+// once (the driver then sends a final 421); a second one (that final reply
+// stalled too) closes the socket.
 
-void Connection::arm(std::chrono::milliseconds timeout) {
-    arm_until(Clock::now() + timeout);
-}
-
-void Connection::arm_until(Clock::time_point deadline) {
-    deadline_ = deadline;
-    io_pending_ = true;
-    if (!watch_active_ || watchdog_.expiry() > deadline_) watch(deadline_);
-}
-
-void Connection::watch(Clock::time_point at) {
-    watchdog_.expires_at(at);
-    watch_active_ = true;
-    unsigned generation = ++watch_generation_;
-    watchdog_.async_wait(
-        [self = shared_from_this(), generation](boost::system::error_code) { self->on_watch(generation); });
-}
-
-void Connection::on_watch(unsigned generation) {
-    if (generation != watch_generation_) return;  // superseded by an earlier deadline
-    watch_active_ = false;
-    if (finished_ || !io_pending_) return;
-    if (Clock::now() < deadline_) {
-        watch(deadline_);
-        return;
-    }
+void Connection::on_timeout() {
+    if (finished_) return;
     if (timed_out_) {
         stream_.close();
         return;

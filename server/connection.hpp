@@ -23,6 +23,7 @@
 #include <optional>
 #include <string>
 
+#include "common/deadline.hpp"
 #include "protocol/server_session.hpp"
 #include "server/connection_limits.hpp"
 #include "server/server_core.hpp"
@@ -66,18 +67,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::asio::awaitable<bool> act(protocol::action::CommitMessage& a);
     boost::asio::awaitable<bool> act(protocol::action::AbortMessage& a);
     boost::asio::awaitable<bool> act(protocol::action::Close& a);
+    boost::asio::awaitable<bool> refuse_auth(const protocol::action::VerifyAuth& a);
 
     // busy: the AUTH workers' queue is full, the check did not run.
     enum class PasswordCheck { ok, failed, busy };
     boost::asio::awaitable<PasswordCheck> verify_password(std::string password, std::string hash);
     boost::asio::awaitable<std::pair<std::error_code, std::string>> commit();
 
-    // Deadline watchdog (one timer; re-armed lazily, see connection.cpp).
-    void arm(std::chrono::milliseconds timeout);
-    void arm_until(Clock::time_point deadline);
-    void disarm() { io_pending_ = false; }
-    void watch(Clock::time_point at);
-    void on_watch(unsigned generation);
+    // Deadline of the I/O about to start (one rp::Deadline per connection;
+    // a deadline that passes calls on_timeout()).
+    void arm(std::chrono::milliseconds timeout) { deadline_.arm(timeout); }
+    void arm_until(Clock::time_point deadline) { deadline_.arm_until(deadline); }
+    void disarm() { deadline_.disarm(); }
+    void on_timeout();
 
     std::string received_header(const protocol::Envelope& envelope) const;
     std::chrono::milliseconds idle_timeout() const;
@@ -97,12 +99,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::string mail_from_;
     std::size_t recipients_ = 0;
 
-    boost::asio::steady_timer watchdog_;
+    rp::Deadline deadline_;
     boost::asio::steady_timer delay_;
-    Clock::time_point deadline_{};
-    unsigned watch_generation_ = 0;
-    bool watch_active_ = false;
-    bool io_pending_ = false;
     bool timed_out_ = false;
     bool reading_idle_ = false;
     bool stop_requested_ = false;

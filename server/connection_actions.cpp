@@ -13,9 +13,11 @@
 #include <memory>
 #include <optional>
 
+#include "common/await_callback.hpp"
 #include "common/log.hpp"
 #include "protocol/received_header.hpp"
 #include "server/connection.hpp"
+#include "server/username_tag.hpp"
 
 namespace rp::server {
 namespace {
@@ -30,30 +32,6 @@ constexpr std::size_t kReadSize = 16 * 1024;
 char* shared_read_buffer() {
     thread_local std::unique_ptr<char[]> buffer(new char[kReadSize]);
     return buffer.get();
-}
-
-// Resumes the calling coroutine on its own executor with the value passed to
-// the callback, which `start` may invoke once from any thread. A plain
-// function (not a coroutine): GCC 12 mishandles captured strings in nested
-// coroutine frames, and this saves a frame per call.
-template <typename T, typename Start>
-net::awaitable<T> await_callback(Start start) {
-    auto initiation = [](auto handler, Start start) {
-        using Handler = decltype(handler);
-        auto ex =
-            net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked);
-        auto slot = std::make_shared<std::optional<Handler>>(std::move(handler));
-        start([slot, ex](T value) {
-            net::post(ex, [slot, value = std::move(value)]() mutable {
-                if (!slot->has_value()) return;
-                Handler h = std::move(**slot);
-                slot->reset();
-                std::move(h)(std::move(value));
-            });
-        });
-    };
-    return net::async_initiate<const net::use_awaitable_t<>&, void(T)>(std::move(initiation),
-                                                                       net::use_awaitable, std::move(start));
 }
 
 spool::EnvelopeSpec to_spec(const protocol::Envelope& e) {
@@ -126,24 +104,69 @@ net::awaitable<bool> Connection::act(protocol::action::StartTls&) {
 net::awaitable<Connection::PasswordCheck> Connection::verify_password(std::string password,
                                                                       std::string hash) {
     auto* workers = &core_->auth;
-    return await_callback<PasswordCheck>([workers, password = std::move(password), hash = std::move(hash)](
-                                             std::function<void(PasswordCheck)> done) mutable {
-        bool queued = workers->submit(std::move(password), std::move(hash), [done](bool ok) {
-            done(ok ? PasswordCheck::ok : PasswordCheck::failed);
+    return rp::await_callback<PasswordCheck>(
+        [workers, password = std::move(password),
+         hash = std::move(hash)](std::function<void(PasswordCheck)> done) mutable {
+            bool queued = workers->submit(std::move(password), std::move(hash), [done](bool ok) {
+                done(ok ? PasswordCheck::ok : PasswordCheck::failed);
+            });
+            if (!queued) done(PasswordCheck::busy);
         });
-        if (!queued) done(PasswordCheck::busy);
-    });
+}
+
+namespace {
+
+// How a failed AUTH's username is logged: configured names as they are,
+// anything else (possibly a password typed into the user field) as a tag.
+struct UserField {
+    std::string_view key;
+    std::string value;
+};
+
+UserField failed_user(const Settings& settings, const std::string& username) {
+    if (settings.password_hashes.count(username)) return {"user", username};
+    return {"user_tag", username_tag(username)};
+}
+
+}  // namespace
+
+// The limiter refused before hashing: 421 4.7.0 and close.
+net::awaitable<bool> Connection::refuse_auth(const protocol::action::VerifyAuth& a) {
+    core_->metrics.auth_failure(listener_.name);
+    const UserField user = failed_user(*settings_, a.username);
+    log::info("smtpd", "authentication refused, too many failures",
+              {{"client", client_addr_},
+               {"helo", session_->helo()},
+               {user.key, user.value},
+               {"mechanism", a.mechanism}});
+    co_await send_final(protocol::Reply::too_many_auth_failures());
+    co_return false;
 }
 
 net::awaitable<bool> Connection::act(protocol::action::VerifyAuth& a) {
     std::string password = a.password;
     OPENSSL_cleanse(a.password.data(), a.password.size());
-    auto it = settings_->password_hashes.find(a.username);
-    std::string hash = it == settings_->password_hashes.end() ? std::string() : it->second;
-    PasswordCheck check = co_await verify_password(std::move(password), std::move(hash));
+    auto& limiter = core_->auth_limiter;
+    const std::string source = AuthLimiter::source_key(client_addr_);
+    const auto verdict = limiter.admit(source, a.username, Clock::now());
+    if (verdict == AuthLimiter::Verdict::refuse) {
+        OPENSSL_cleanse(password.data(), password.size());
+        const bool go = co_await refuse_auth(a);
+        co_return go;
+    }
+    PasswordCheck check = PasswordCheck::busy;
+    if (verdict == AuthLimiter::Verdict::check) {
+        auto it = settings_->password_hashes.find(a.username);
+        std::string hash = it == settings_->password_hashes.end() ? std::string() : it->second;
+        check = co_await verify_password(std::move(password), std::move(hash));
+    } else {
+        OPENSSL_cleanse(password.data(), password.size());
+    }
     bool ok = check == PasswordCheck::ok;
     // PLAIN may name an authorization identity; we only let users act as themselves.
     if (!a.authzid.empty() && a.authzid != a.username) ok = false;
+    if (verdict == AuthLimiter::Verdict::check)
+        limiter.finished(source, a.username, ok, check != PasswordCheck::busy, Clock::now());
     if (ok) {
         log::info("smtpd", "authenticated",
                   {{"client", client_addr_}, {"helo", session_->helo()}, {"user", a.username}});
@@ -152,14 +175,17 @@ net::awaitable<bool> Connection::act(protocol::action::VerifyAuth& a) {
     }
     core_->metrics.auth_failure(listener_.name);
     const bool busy = check == PasswordCheck::busy;
+    const UserField user = failed_user(*settings_, a.username);
     log::info("smtpd", busy ? "authentication refused, password checks overloaded" : "authentication failed",
               {{"client", client_addr_},
                {"helo", session_->helo()},
-               {"user", a.username},
+               {user.key, user.value},
                {"mechanism", a.mechanism}});
     // The delay also paces a client that floods AUTH while the checks are
-    // overloaded (454 comes without any hashing).
-    delay_.expires_after(settings_->config.limits.auth_failure_delay);
+    // overloaded (454 comes without any hashing); it grows with the source's
+    // recent failures (AuthLimiter::failure_delay).
+    delay_.expires_after(
+        limiter.failure_delay(source, settings_->config.limits.auth_failure_delay, Clock::now()));
     co_await delay_.async_wait(use_tuple);
     if (busy) {
         session_->auth_unavailable();
@@ -205,7 +231,7 @@ net::awaitable<bool> Connection::act(protocol::action::MessageData& a) {
 net::awaitable<std::pair<std::error_code, std::string>> Connection::commit() {
     using Result = std::pair<std::error_code, std::string>;
     auto* writer = writer_.get();
-    return await_callback<Result>([writer](std::function<void(Result)> done) {
+    return rp::await_callback<Result>([writer](std::function<void(Result)> done) {
         writer->commit([done = std::move(done)](std::error_code ec, std::string id) {
             done(Result{ec, std::move(id)});
         });

@@ -6,10 +6,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "common/log.hpp"
+#include "common/log_throttle.hpp"
 #include "protocol/reply.hpp"
 #include "server/connection.hpp"
 #include "server/tls_context.hpp"
@@ -20,6 +22,9 @@ namespace {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
+// accept() failing (EMFILE, ENFILE, ENOBUFS) would fail again at once.
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
 
 bool needs_tls(const config::Config& config) {
     for (const auto& l : config.listeners)
@@ -58,6 +63,11 @@ std::string bind(net::io_context& io, ListenerState& listener) {
         return "listener " + listener.config.name + ": cannot listen on " + address.text + ": " +
                ec.message();
     return {};
+}
+
+bool same_networks(const std::vector<config::Cidr>& a, const std::vector<config::Cidr>& b) {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [](const config::Cidr& x, const config::Cidr& y) { return x.text == y.text; });
 }
 
 }  // namespace
@@ -105,15 +115,20 @@ void Server::Core::refuse_overloaded(tcp::socket& socket, const ListenerState& l
 net::awaitable<void> Server::Core::accept_loop(ListenerState& listener) {
     auto self = shared_from_this();
     net::steady_timer backoff(io);
+    LogThrottle accept_log(kAcceptLogInterval);
     while (!stopping) {
         auto [ec, socket] = co_await listener.acceptor.async_accept(use_tuple);
         if (stopping) co_return;
         if (ec) {
             if (ec == net::error::operation_aborted) co_return;
-            // EMFILE and friends: back off briefly instead of spinning.
-            log::warn("smtpd", "accept failed",
-                      {{"listener", listener.config.name}, {"error", ec.message()}});
-            backoff.expires_after(std::chrono::milliseconds(100));
+            // EMFILE and friends: back off briefly instead of spinning, and
+            // log one line per interval with the count.
+            if (auto failures = accept_log.hit(std::chrono::steady_clock::now()))
+                log::warn("smtpd", "accept failed",
+                          {{"listener", listener.config.name},
+                           {"error", ec.message()},
+                           {"failures", std::to_string(failures)}});
+            backoff.expires_after(kAcceptBackoff);
             co_await backoff.async_wait(use_tuple);
             continue;
         }
@@ -188,7 +203,8 @@ std::string Server::reload(const config::Config& config) {
             same =
                 same || (existing->config.name == l.name && existing->config.address.text == l.address.text &&
                          existing->config.tls == l.tls && existing->config.require_auth == l.require_auth &&
-                         existing->config.proxy_protocol == l.proxy_protocol);
+                         existing->config.proxy_protocol == l.proxy_protocol &&
+                         same_networks(existing->config.proxy_protocol_from, l.proxy_protocol_from));
         if (!same) log::warn("smtpd", "listener changes apply after a restart", {{"listener", l.name}});
     }
     core_->settings = std::move(settings);

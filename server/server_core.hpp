@@ -1,6 +1,6 @@
 // Shared state of the submission server (internal to server/): the settings
 // snapshot of the current (re)load, the listeners, the limits, the AUTH
-// worker threads and the registry of open connections used at shutdown.
+// worker threads and password-guessing limiter, and the registry of open connections used at shutdown.
 //
 // Invariants: touched only on the io_context's thread (AuthWorkers results
 // are posted back). A Settings snapshot is immutable once published; each
@@ -23,6 +23,7 @@
 
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
+#include "server/auth_limiter.hpp"
 #include "server/auth_workers.hpp"
 #include "server/connection_limits.hpp"
 #include "server/server.hpp"
@@ -55,6 +56,7 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
     std::shared_ptr<const Settings> settings;  // null until start()
     std::shared_ptr<ConnectionLimits> limits;
     AuthWorkers auth{2};
+    AuthLimiter auth_limiter;  // failures across connections; survives reloads
     std::vector<std::unique_ptr<ListenerState>> listeners;
     std::list<Connection*> connections;
     bool listening = false;

@@ -59,6 +59,11 @@ void check_full_front(const Config& c) {
     CHECK(c.hostname == "relay.example.com");
     REQUIRE(c.listeners.size() == 3);
     CHECK(c.listeners[0].proxy_protocol);
+    REQUIRE(c.listeners[0].proxy_protocol_from.size() == 2);
+    CHECK(c.listeners[0].proxy_protocol_from[0].contains("10.9.8.7"));
+    CHECK(c.listeners[0].proxy_protocol_from[1].contains("2001:db8::5"));
+    CHECK(!c.listeners[0].proxy_protocol_from[1].contains("127.0.0.1"));
+    CHECK(c.listeners[1].proxy_protocol_from.empty());  // no proxy_protocol: no list
     CHECK(c.listeners[1].address.host == "::1");
     CHECK(c.listeners[1].address.port == 465);
     CHECK(c.listeners[2].tls == ListenerTls::none);
@@ -148,6 +153,11 @@ void check_public_metrics(const Config& c) {
     REQUIRE(c.listeners.size() == 2);
     CHECK(c.listeners[0].proxy_protocol);
     CHECK(c.listeners[0].require_auth);
+    // proxy_protocol_from absent: loopback only.
+    REQUIRE(c.listeners[0].proxy_protocol_from.size() == 2);
+    CHECK(c.listeners[0].proxy_protocol_from[0].contains("127.0.0.1"));
+    CHECK(c.listeners[0].proxy_protocol_from[1].contains("::1"));
+    CHECK(!c.listeners[0].proxy_protocol_from[0].contains("10.0.0.1"));
     REQUIRE(c.trusted_networks.size() == 3);
     CHECK(c.trusted_networks[1].contains("172.16.0.1"));
     CHECK(!c.trusted_networks[1].contains("173.0.0.1"));

@@ -38,9 +38,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(whole_out == split_out);
     require(whole.done() == split.done());
     require(whole_used == split_used);
-    require(whole_out.size() <= in.size() + in.size());  // bare LF -> CRLF at most doubles
-    for (std::size_t i = 0; i < whole_out.size(); ++i)
+    require(whole_out.size() <= in.size() + in.size());  // bare LF / CR -> CRLF at most doubles
+    // No bare LF and no bare CR is ever stored.
+    for (std::size_t i = 0; i < whole_out.size(); ++i) {
         if (whole_out[i] == '\n') require(i > 0 && whole_out[i - 1] == '\r');
+        if (whole_out[i] == '\r') require(i + 1 < whole_out.size() && whole_out[i + 1] == '\n');
+    }
     // The data ends exactly at the first CRLF.CRLF, counting the CRLF of the
     // DATA command line as the first CRLF; bare CR/LF never end it.
     const std::string framed = "\r\n" + std::string(in);

@@ -329,8 +329,11 @@ class Raw:
     smtplib hides (pipelining in one send(), injection, garbage, PROXY)."""
 
     def __init__(self, port: int, tls_context: ssl.SSLContext | None = None, timeout: float = 15,
-                 prefix: bytes = b"", read_greeting: bool = True):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+                 prefix: bytes = b"", read_greeting: bool = True, source: str | None = None):
+        # source: the local address to connect from ("127.0.0.2": Linux routes all of 127/8 to lo),
+        # to be a second client address on loopback.
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         if prefix:
             self.sock.sendall(prefix)
         if tls_context is not None:
@@ -390,6 +393,20 @@ class Raw:
             self.sock.close()
         except OSError:
             pass
+
+
+def settle_before_fd_limit(relay):
+    """Before a test starves the process of descriptors: a greeting on each SMTP listener
+    means its accept loop has taken every earlier connection (start()'s probes) from the
+    backlog (accept is FIFO). Otherwise a probe accepted late builds the process's first
+    Connection while no descriptor is free, and UBSan's first dynamic-type check of it
+    (which tests memory readability through a pipe) fails with a false "invalid vptr"."""
+    for listener in relay.listeners:
+        tls = relay.pki.client_context() if listener["tls"] == "implicit" else None
+        raw = Raw(relay.port(listener["name"]), tls_context=tls)
+        assert raw.greeting.startswith(b"220 ")
+        raw.close()
+    relay.wait_idle()
 
 
 def auth_plain(user: str = USER, password: str = PASSWORD) -> bytes:

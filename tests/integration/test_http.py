@@ -174,6 +174,7 @@ def test_http_accept_backs_off_when_out_of_descriptors(make_relay):
 
     relay = make_relay()
     pid = relay.proc.pid
+    harness.settle_before_fd_limit(relay)
 
     def ticks():
         fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()

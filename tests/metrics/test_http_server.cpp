@@ -42,8 +42,8 @@ int connect_to(std::uint16_t port) {
 }
 
 std::string get(std::uint16_t port, const std::string& target, const std::string& headers = "") {
-    return request(port,
-                   "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers + "\r\n");
+    return request(
+        port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers + "\r\n");
 }
 
 int status_of(const std::string& response) {
@@ -102,9 +102,11 @@ TEST_CASE("routes: health, readiness, metrics, unknown") {
     CHECK(body_of(metrics).find("relaypool_messages_accepted_total{listener=\"submission\"} 1") !=
           std::string::npos);
     CHECK(status_of(get(port, "/nothing")) == 404);
-    CHECK(status_of(request(
-              port, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")) ==
-          405);
+    CHECK(
+        status_of(request(
+            port,
+            "POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")) ==
+        405);
     CHECK(status_of(get(port, "/api/v1/queue")) == 404);  // no admin handler installed
     r.ready = false;
     auto not_ready = get(port, "/readyz");
@@ -135,10 +137,10 @@ TEST_CASE("admin API: bearer token and a reply from another thread") {
     }
     // Never a token for these.
     CHECK(status_of(get(port, "/metrics")) == 200);
-    auto ok =
-        request(port,
-                "POST /api/v1/pool/a%40b/pause?x=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n"
-                "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
+    auto ok = request(
+        port,
+        "POST /api/v1/pool/a%40b/pause?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer s3cret\r\n"
+        "Content-Length: 2\r\nConnection: close\r\n\r\n{}");
     if (worker.joinable()) worker.join();
     CHECK(status_of(ok) == 200);
     CHECK(body_of(ok) == "POST /api/v1/pool/a%40b/pause q=x=1 body={}");

@@ -105,7 +105,7 @@ TEST_CASE("session: every split point gives the same transcript") {
     CHECK(whole.events[0] == "auth LOGIN user");
     CHECK(whole.events[1] == "auth PLAIN user");
     CHECK(whole.events[2] == "begin a@b.example c@d.example e@f.example");
-    CHECK(whole.events[3] == "commit Subject: x\r\n\r\n.dot\r\nbare\r\nlf\r\n\r\nnot the end\r\n\r.\r\n");
+    CHECK(whole.events[3] == "commit Subject: x\r\n\r\n.dot\r\nbare\r\nlf\r\n\r\nnot the end\r\n\r\n\r\n");
     CHECK(whole.events[4] == "begin  c@d.example");
     CHECK(whole.events[5] == "commit ab\r\n.xyz");
     CHECK(whole.events[6] == "begin a@b.example c@d.example");
