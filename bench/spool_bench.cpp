@@ -73,7 +73,7 @@ void commits(FileSpool& spool, int total, int in_flight) {
             });
             lock.lock();
         }
-        cv.wait(lock);
+        cv.wait(lock, [&] { return finished >= total || (started < total && outstanding < in_flight); });
     }
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     std::sort(lat.begin(), lat.end());
