@@ -6,8 +6,8 @@
 
 #include <future>
 
-#include "common/log.hpp"
 #include "common/await_callback.hpp"
+#include "common/log.hpp"
 
 namespace rp::relay {
 

@@ -23,10 +23,13 @@ inline boost::asio::awaitable<std::error_code> async_update_state(spool::Spool& 
 }
 
 // SpoolWriter::commit: co_await gives {error, id}.
-inline boost::asio::awaitable<std::pair<std::error_code, std::string>> async_commit(spool::SpoolWriter& writer) {
+inline boost::asio::awaitable<std::pair<std::error_code, std::string>> async_commit(
+    spool::SpoolWriter& writer) {
     using Result = std::pair<std::error_code, std::string>;
     return await_callback<Result>([&writer](auto done) {
-        writer.commit([done](std::error_code ec, std::string id) mutable { done(Result{ec, std::move(id)}); });
+        writer.commit([done](std::error_code ec, std::string id) mutable {
+            done(Result{ec, std::move(id)});
+        });
     });
 }
 

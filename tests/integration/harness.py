@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import os
+import random
 import re
 import signal
 import socket
@@ -40,7 +41,19 @@ PASSWORD = "demo-password"
 
 # ---- ports, PKI, passwords ---------------------------------------------------------
 def free_port() -> int:
-    with socket.socket() as s:
+    """A free port below the kernel's ephemeral range (32768-60999 by
+    default), so the many client connections of parallel tests cannot take
+    it between now and relaypool's bind (that raced under ctest -j2)."""
+    low, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    for _ in range(200):
+        port = random.randrange(10000, max(10001, low))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as s:  # fall back to the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
