@@ -60,7 +60,15 @@ std::optional<config::Config> load(const std::string& path) {
 }  // namespace
 
 int run_check_config(const Options& options) {
-    if (!load(options.config)) return exit_usage;
+    auto config = load(options.config);
+    if (!config) return exit_usage;
+    // Valid, but this build cannot deliver through it yet: say so (exit 0).
+    if (!config->upstream.sandbox)
+        for (const auto& a : config->pool.accounts)
+            if (a.oauth2)
+                std::cerr << options.config << ": warning: pool account " << a.username
+                          << " uses oauth2 (XOAUTH2), which this build cannot deliver through yet; it starts "
+                             "disabled (give it an app password)\n";
     std::cout << options.config << ": ok\n";
     return exit_ok;
 }

@@ -140,7 +140,7 @@ int serve(const config::Config& config, const std::string& source_name, ConfigSo
     metrics::Metrics metrics;
     net::io_context io(1);
     relay::Relay relay(io, config, metrics);
-    if (auto ec = relay.start()) {
+    if (auto ec = relay.open()) {
         log::error("main", "cannot start the relay", {{"error", ec.message()}});
         return 1;
     }
@@ -166,13 +166,23 @@ int serve(const config::Config& config, const std::string& source_name, ConfigSo
         return metrics::Readiness{problem.empty(), problem};
     });
     http.set_api_handler(make_admin_handler(relay));
-    log::info("main", "relaypool started",
-              {{"metrics", config.metrics.address.text}, {"queue", config.queue.directory}});
     wait_signals(services);
-    // Listeners are bound and the spool was recovered by relay.start().
-    notify("READY=1");
+    // The listeners answer while the queue is recovered (a big backlog takes
+    // seconds); the intake refuses mail until the engine runs.
+    int exit_code = 0;
+    relay.recover([&](std::error_code ec) {
+        if (ec) {
+            log::error("main", "cannot start the relay", {{"error", ec.message()}});
+            exit_code = 1;
+            stop(services);
+            return;
+        }
+        log::info("main", "relaypool started",
+                  {{"metrics", config.metrics.address.text}, {"queue", config.queue.directory}});
+        notify("READY=1");  // listeners bound and the spool recovered
+    });
     io.run();
-    return 0;
+    return exit_code;
 }
 
 }  // namespace rp::app

@@ -41,6 +41,22 @@ pool::Options pool_options(const config::Config& config) {
 
 namespace {
 
+// XOAUTH2 token acquisition is not built yet: an oauth2 account could only
+// fail every attempt while looking healthy. It starts disabled, with the
+// reason in `pool status` and /readyz (a reload that keeps it enables it
+// again until its first failure; the next start disables it again).
+void disable_unsupported_accounts(const config::Config& config, pool::Pool& pool, WallTime now) {
+    if (config.upstream.sandbox) return;  // the sandbox needs no credentials
+    for (const auto& a : config.pool.accounts) {
+        if (!a.oauth2) continue;
+        if (auto id = pool.find(a.username))
+            pool.blame(*id, pool::Blame::disable,
+                       "XOAUTH2 is not supported by this build yet: give the account an app password", now);
+        log::warn("relay", "pool account uses oauth2, which this build cannot deliver through: disabled",
+                  {{"account", a.username}});
+    }
+}
+
 // The pool.state backend named by pool.state (a path; redis:// is not built yet).
 std::unique_ptr<pool::Store> open_store(const config::Config& config, std::string& error) {
     if (config.pool.state.starts_with("redis://")) {
@@ -86,6 +102,8 @@ Relay::Relay(boost::asio::io_context& io, const config::Config& config, metrics:
     : impl_(std::make_unique<Impl>(io, config, metrics)) {}
 
 Relay::~Relay() {
+    impl_->stopping = true;
+    if (impl_->recovery.joinable()) impl_->recovery.join();
     impl_->gate.open(nullptr);
     if (impl_->core && impl_->core->engine) impl_->core->engine->stop(nullptr);
 }
@@ -94,8 +112,8 @@ spool::SpoolIntake& Relay::intake() {
     return impl_->gate;
 }
 
-std::error_code Relay::start() {
-    if (impl_->core) return {};
+std::error_code Relay::open() {
+    if (impl_->opened || impl_->core) return {};
     const config::Config& config = impl_->config;
     spool::FileSpoolOptions spool_options;
     spool_options.directory = config.queue.directory;
@@ -117,36 +135,74 @@ std::error_code Relay::start() {
     core->keeper =
         std::make_unique<PoolKeeper>(impl_->io.get_executor(), core->pool, *core->store, core->clock);
     if (auto ec = core->keeper->open()) return ec;
+    disable_unsupported_accounts(config, core->pool, core->clock.now());
     core->spool = std::move(opened.value);
+    impl_->opened = core;
+    return {};
+}
+
+void Relay::recover(std::function<void(std::error_code)> done) {
+    auto core = impl_->opened;
+    if (!core) {
+        boost::asio::post(impl_->io, [done] { done(std::make_error_code(std::errc::bad_file_descriptor)); });
+        return;
+    }
+    // Reading every queued message's state takes seconds with a big backlog
+    // (100,000: ~3.5 s here): do it on its own thread while the listeners
+    // already answer (the intake gate refuses mail until the engine runs).
+    Impl* impl = impl_.get();
+    impl->recovery = std::thread([impl, core, done = std::move(done)]() mutable {
+        auto recovered = core->spool->recover();
+        boost::asio::post(impl->io, [impl, core, recovered = std::move(recovered), done = std::move(done)]() {
+            if (impl->stopping) return;  // SIGTERM came first: nothing starts
+            if (!recovered) {
+                log::error("relay", "spool recovery failed", {{"error", recovered.error.message()}});
+                done(recovered.error);
+                return;
+            }
+            impl->start_engine(core, recovered.value);
+            done({});
+        });
+    });
+}
+
+std::error_code Relay::start() {
+    if (auto ec = open()) return ec;
+    auto core = impl_->opened;
+    if (!core || impl_->core) return {};
     auto recovered = core->spool->recover();
     if (!recovered) {
         log::error("relay", "spool recovery failed", {{"error", recovered.error.message()}});
         return recovered.error;
     }
-    const spool::RecoveryReport& r = recovered.value;
+    impl_->start_engine(core, recovered.value);
+    return {};
+}
+
+void Relay::Impl::start_engine(const std::shared_ptr<Core>& core, const spool::RecoveryReport& r) {
     log::info("relay", "spool recovered",
               {{"messages", std::to_string(r.messages.size())},
                {"interrupted", std::to_string(r.interrupted)},
                {"quarantined", std::to_string(r.quarantined)},
                {"ms", std::to_string(r.elapsed.count())}});
-    core->transport = make_transport(impl_->io, config);
+    core->transport = make_transport(io, config);
     const std::size_t window = std::max<std::size_t>(1, config.upstream.connections_per_account) *
                                std::max<std::size_t>(1, core->pool.size());
-    DeliveryContext ctx{*core->spool,   *core->spool, *core->transport,        *core->keeper,
-                        impl_->metrics, core->clock,  delivery_options(config)};
+    DeliveryContext ctx{*core->spool, *core->spool, *core->transport,        *core->keeper,
+                        metrics,      core->clock,  delivery_options(config)};
     core->engine = std::make_unique<Engine>(
-        impl_->io.get_executor(), std::move(ctx),
+        io.get_executor(), std::move(ctx),
         EngineOptions{.max_active = window, .stop_grace = std::chrono::seconds(10), .keepalive = core});
-    impl_->core = core;
+    this->core = core;
     core->engine->start(r.messages);
-    impl_->gate.open(core->spool.get());
+    gate.open(core->spool.get());
     if (config.upstream.sandbox)
         log::warn("relay", "upstream sandbox: messages are written to a directory, not sent",
                   {{"directory", *config.upstream.sandbox}});
-    return {};
 }
 
 void Relay::stop(std::function<void()> on_stopped) {
+    impl_->stopping = true;
     impl_->gate.open(nullptr);
     if (!impl_->core) {
         if (on_stopped) boost::asio::post(impl_->io, std::move(on_stopped));
@@ -164,6 +220,7 @@ void Relay::reload(const config::Config& config) {
         return;
     }
     const auto r = core->pool.reload(engine_accounts(config), pool_options(config), core->clock.now());
+    disable_unsupported_accounts(config, core->pool, core->clock.now());
     core->keeper->flush_soon();
     core->engine->set_max_active(std::max<std::size_t>(1, config.upstream.connections_per_account) *
                                  std::max<std::size_t>(1, core->pool.size()));
@@ -182,6 +239,7 @@ void Relay::reload(const config::Config& config) {
 
 std::string Relay::readiness_problem() const {
     Core* core = impl_->core.get();
+    if (!core && impl_->opened && !impl_->stopping) return "recovering the queue";
     if (!core || !core->engine->running()) return "relay engine not running";
     if (!core->spool->writable()) return "queue directory not writable: " + core->spool->directory();
     if (!core->keeper->problem().empty()) return core->keeper->problem();

@@ -53,8 +53,16 @@ class Relay {
     // nullptr, the server answers 451) because the spool is not recovered.
     spool::SpoolIntake& intake();
 
-    // Recover the spool, then start the scheduler. Returns an error (and logs
-    // it) when the queue directory is unusable; the process should then exit.
+    // Opens the queue directory (taking its lock), pool.state and the pool:
+    // quick. Returns an error (and logs it) when either is unusable or held
+    // by another relaypool; the process should then exit.
+    std::error_code open();
+    // After open(): recovers the spool on a thread of its own (seconds with
+    // a big backlog) and then, on the io_context, starts the engine, opens
+    // the intake and calls done({}), or done(error) when recovery failed.
+    // Until then the intake refuses mail (451) and readiness says why.
+    void recover(std::function<void(std::error_code)> done);
+    // open() and a synchronous recovery (tests, tools).
     std::error_code start();
 
     // Stop scheduling; in-flight deliveries finish or are abandoned (their

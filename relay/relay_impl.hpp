@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 
 #include "common/clock.hpp"
 #include "config/config.hpp"
@@ -62,7 +63,11 @@ struct Relay::Impl {
     config::Config config;
     metrics::Metrics& metrics;
     IntakeGate gate;
-    std::shared_ptr<Core> core;
+    std::shared_ptr<Core> opened;  // open() done: spool, pool.state and keeper ready, not recovered
+    std::shared_ptr<Core> core;    // the engine runs (set once recovery is done)
+    std::thread recovery;          // recover(): joined by ~Relay
+    bool stopping = false;         // stop() was called: a late recovery starts nothing
+    void start_engine(const std::shared_ptr<Core>& core, const spool::RecoveryReport& report);
 };
 
 }  // namespace rp::relay

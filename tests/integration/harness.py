@@ -193,6 +193,7 @@ class Relay:
     # -- process
     def start(self, timeout: float = 30) -> "Relay":
         self.starts += 1
+        log_start = len(self.log())
         with open(self.log_path, "a") as log:
             log.write(f"==== start {self.starts}\n")
             log.flush()
@@ -213,6 +214,14 @@ class Relay:
                     if time.monotonic() > deadline:
                         raise AssertionError(f"relaypool did not listen on {port}:\n{self.log()[-4000:]}")
                     time.sleep(0.05)
+        # The listeners answer while the queue is recovered; mail is taken
+        # once the engine runs ("relaypool started").
+        while "relaypool started" not in self.log()[log_start:]:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"relaypool exited with {self.proc.returncode}:\n{self.log()[-4000:]}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"relaypool did not finish starting:\n{self.log()[-4000:]}")
+            time.sleep(0.02)
         return self
 
     def running(self) -> bool:

@@ -62,6 +62,10 @@ class Sandbox:
                 except OSError:
                     assert time.monotonic() < deadline, f"no listener on {port}:\n{self.log()}"
                     time.sleep(0.05)
+        while "relaypool started" not in self.log():  # the queue is recovered; mail is taken
+            assert self.proc.poll() is None, f"relaypool exited:\n{self.log()}"
+            assert time.monotonic() < deadline, f"relaypool did not finish starting:\n{self.log()}"
+            time.sleep(0.02)
         return self
 
     def stop(self):
