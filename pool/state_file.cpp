@@ -4,31 +4,24 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "common/checksum.hpp"
+
 namespace rp::pool {
 
 namespace {
 
-std::uint32_t fnv1a(std::string_view s) {
-    std::uint32_t h = 2166136261u;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 16777619u;
-    }
-    return h;
-}
-
-std::string hex8(std::uint32_t v) {
-    char buf[9];
-    std::snprintf(buf, sizeof buf, "%08x", v);
+std::string hex16(std::uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
     return buf;
 }
 
 // The body of a sealed line, or false when the seal is missing or wrong.
 bool unseal(std::string_view line, std::string_view& body) {
     const auto mark = line.rfind(" #");
-    if (mark == std::string_view::npos || line.size() - mark != 10) return false;
+    if (mark == std::string_view::npos || line.size() - mark != 18) return false;
     body = line.substr(0, mark);
-    return line.substr(mark + 2) == hex8(fnv1a(body));
+    return line.substr(mark + 2) == hex16(fnv1a64(body));
 }
 
 // Splits on single spaces; a record's reason (the last field of X and E
@@ -54,7 +47,7 @@ std::vector<std::string> split(std::string_view body) {
 std::string seal(std::string_view body) {
     std::string out(body);
     out += " #";
-    out += hex8(fnv1a(body));
+    out += hex16(fnv1a64(body));
     out += '\n';
     return out;
 }

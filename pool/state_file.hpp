@@ -3,7 +3,7 @@
 // out); the file I/O is pool/file_store.*, the meaning of each record is
 // Pool::restore / Pool::snapshot (pool/pool_state.cpp).
 //
-//   <kind> <field> <field> ... #<fnv1a-32 of everything before " #", hex>\n
+//   <kind> <field> <field> ... #<64-bit FNV-1a of everything before " #", 16 hex digits>\n
 //
 // Fields are separated by one space; only the last field of a record may
 // contain spaces (a reason text); no field contains a newline (the writer

@@ -216,15 +216,6 @@ WallTime from_unix_ms(std::int64_t ms) {
     return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
 }
 
-std::uint64_t fnv1a64(std::string_view data) {
-    std::uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : data) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 EncodedHeader encode_message_header(std::string_view id, const StoredEnvelope& envelope) {
     const auto& env = envelope.spec;
     std::string out;

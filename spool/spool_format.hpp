@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/checksum.hpp"
 #include "spool/spool.hpp"
 
 namespace rp::spool::format {
@@ -36,7 +37,7 @@ std::int64_t to_unix_ms(WallTime t);
 WallTime from_unix_ms(std::int64_t ms);
 
 // 64-bit FNV-1a, printed as 16 hex digits in END records.
-std::uint64_t fnv1a64(std::string_view data);
+using rp::fnv1a64;  // common/checksum.hpp
 
 // ---- message file: header, then the body bytes ----------------------------
 struct EncodedHeader {

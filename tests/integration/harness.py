@@ -17,6 +17,7 @@ test_security, test_http and the delivery tests (engineer E).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import random
@@ -30,6 +31,7 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 import yaml
 
 BIN = os.environ.get("RELAYPOOL_BIN", "relaypool")
@@ -117,6 +119,23 @@ def deep_merge(base: dict, extra: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+# ---- a small filesystem to fill -----------------------------------------------------
+@contextlib.contextmanager
+def tmpfs(tmp_path, size: str):
+    """A tmpfs of `size` mounted at tmp_path/tmpfs for the test (unmounted
+    after it); the test is skipped, with the reason, where mounting is not
+    permitted."""
+    mount = tmp_path / "tmpfs"
+    mount.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], capture_output=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 # ---- the relay process ---------------------------------------------------------------

@@ -17,7 +17,6 @@ import collections
 import os
 import random
 import smtplib
-import subprocess
 import threading
 import time
 import uuid
@@ -133,15 +132,8 @@ def test_kill_9_under_load_loses_nothing(tmp_path, pki):
 # ---- disk full --------------------------------------------------------------------------------------
 @pytest.fixture
 def small_tmpfs(tmp_path):
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    try:
+    with harness.tmpfs(tmp_path, "6m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def fill(path, chunk=64 * 1024):

@@ -15,7 +15,6 @@ reason where mounting is not permitted).
 
 import os
 import smtplib
-import subprocess
 import time
 import uuid
 
@@ -34,15 +33,8 @@ def pki(tmp_path_factory):
 
 @pytest.fixture
 def tmpfs(tmp_path):
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.decode().strip()}")
-    try:
+    with harness.tmpfs(tmp_path, "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
 def test_second_instance_on_the_same_queue_directory_exits_naming_the_holder(tmp_path, pki):
