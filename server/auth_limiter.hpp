@@ -11,7 +11,9 @@
 //   recently too. A source with no recent failure is always checked, so
 //   the real user still gets in while the name is under attack.
 // - busy (454 4.7.0, not counted): the source already has
-//   `max_in_flight` checks queued or running; others keep queue room.
+//   `max_in_flight` checks queued or running (`max_in_flight_clean`, half
+//   the queue, while it has no recent failure: an application's connection
+//   pool); others keep queue room.
 // - check: hash it; finished() then records the outcome.
 // failure_delay() grows the auth failure delay with the source's count.
 //
@@ -39,7 +41,8 @@ class AuthLimiter {
         double user_hot = 20;      // failures for one username (all sources) that make it hot
         std::chrono::seconds leak{60};
         std::chrono::seconds block_time{15 * 60};
-        unsigned max_in_flight = 4;  // per source, queued or running hash checks
+        unsigned max_in_flight = 4;         // per failing source, queued or running hash checks
+        unsigned max_in_flight_clean = 16;  // per source without recent failures (half the queue)
         std::size_t max_sources = 16384;
         std::size_t max_users = 4096;
     };

@@ -14,22 +14,17 @@
 
 #include <boost/asio/ssl/context.hpp>
 
+#include "server/openssl_ptr.hpp"
+
 namespace rp::server {
 namespace {
 
 namespace ssl = boost::asio::ssl;
 
-template <auto Free>
-struct Deleter {
-    template <typename T>
-    void operator()(T* p) const {
-        Free(p);
-    }
-};
-using PKey = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
-using Cert = std::unique_ptr<X509, Deleter<X509_free>>;
-using Bio = std::unique_ptr<BIO, Deleter<BIO_free>>;
-using Ext = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
+using openssl::Bio;
+using openssl::Cert;
+using openssl::Ext;
+using openssl::PKey;
 
 // Mozilla "intermediate" TLS 1.2 suites: forward secrecy and AEAD only.
 constexpr const char* kTls12Ciphers =

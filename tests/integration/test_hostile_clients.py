@@ -70,9 +70,9 @@ def test_auth_storm_from_one_address_spares_other_addresses(make_relay):
         assert not t.is_alive()
 
     codes = [r[:3] for r in replies if r]
-    # The source is blocked after 10 failures (a few more were already being checked then:
-    # at most 4 checks per source are in flight), far fewer than 30 connections x 3.
-    assert codes.count(b"535") <= 14, codes
+    # The source is blocked after 10 failures (more were already being checked then: a
+    # fresh source may have 16 checks in flight), far fewer than 30 connections x 3.
+    assert codes.count(b"535") <= 20, codes
     assert any(r and r.startswith(b"421 4.7.0 Too many failed logins") for r in replies), replies
 
     # The guessing address is now refused before any hashing, even with the right password ...

@@ -90,8 +90,17 @@ TEST_CASE("a hot username refuses sources that failed, and still checks a clean 
     CHECK(f.attempt("198.51.100.2", "demo", true) == Verdict::check);
 }
 
-TEST_CASE("at most max_in_flight checks per source; others are not affected") {
+TEST_CASE("a source without failures gets the larger share (a connection pool opening at once)") {
     Fixture f;
+    for (unsigned i = 0; i < f.limits.max_in_flight_clean; ++i)
+        REQUIRE(f.limiter.admit("192.0.2.7", "demo", f.now) == Verdict::check);
+    CHECK(f.limiter.admit("192.0.2.7", "demo", f.now) == Verdict::busy);
+}
+
+TEST_CASE("at most max_in_flight checks per failing source; others are not affected") {
+    Fixture f;
+    REQUIRE(f.limiter.admit("192.0.2.1", "demo", f.now) == Verdict::check);
+    f.limiter.finished("192.0.2.1", "demo", false, true, f.now);  // one failure: now a guessing source
     for (unsigned i = 0; i < f.limits.max_in_flight; ++i)
         REQUIRE(f.limiter.admit("192.0.2.1", "demo", f.now) == Verdict::check);
     CHECK(f.limiter.admit("192.0.2.1", "demo", f.now) == Verdict::busy);
