@@ -26,9 +26,19 @@ WallTime at_ms(std::int64_t ms) {
     return WallTime{std::chrono::milliseconds(ms)};
 }
 
+// A field as a number in [0, 2^42]: unix milliseconds (until the year 2109),
+// counts, ids. Anything else (a damaged or hostile file) is skipped: it could
+// not come from this writer, and larger values would overflow the time
+// arithmetic (system_clock counts nanoseconds).
+constexpr std::int64_t kMaxField = std::int64_t{1} << 42;
 bool number(const std::string& s, std::int64_t& out) {
     const auto r = std::from_chars(s.data(), s.data() + s.size(), out);
-    return r.ec == std::errc{} && r.ptr == s.data() + s.size();
+    return r.ec == std::errc{} && r.ptr == s.data() + s.size() && out >= 0 && out <= kMaxField;
+}
+
+// A bucket's minute, within the same range as the millisecond fields.
+bool minute_number(const std::string& s, std::int64_t& out) {
+    return number(s, out) && out <= kMaxField / 60000;
 }
 
 }  // namespace
@@ -68,7 +78,8 @@ void Pool::restore(const ParsedState& state, WallTime now) {
         std::int64_t a = 0, b = 0, c = 0;
         if (kind == "H" && f.size() >= 5 && number(f[4], a)) {
             next_reservation_ = std::max<std::uint64_t>(next_reservation_, static_cast<std::uint64_t>(a));
-        } else if (kind == "B" && f.size() == 5 && number(f[2], a) && number(f[3], b) && number(f[4], c)) {
+        } else if (kind == "B" && f.size() == 5 && minute_number(f[2], a) && number(f[3], b) &&
+                   number(f[4], c)) {
             accounts_[account(f[1])].window.add(start_of(a), b, c, now);
         } else if (kind == "X" && f.size() == 6 && number(f[3], a) && number(f[4], b)) {
             StoredState s{State::active, f[5], at_ms(a), at_ms(b)};
