@@ -21,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     config::Account a;
     a.username = "a@x";
     pool::Pool first({a}, pool::Options{});
-    const pool::ParsedState parsed = pool::parse_state(std::string_view(reinterpret_cast<const char*>(data), size));
+    const pool::ParsedState parsed =
+        pool::parse_state(std::string_view(reinterpret_cast<const char*>(data), size));
     if (parsed.status == pool::ParsedState::Status::unreadable) return 0;
     first.restore(parsed, now);
     const std::string snapshot = first.snapshot(now);
