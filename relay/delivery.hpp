@@ -85,9 +85,4 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
 std::string upstream_mail_from(config::SenderRewrite rewrite, const std::string& original,
                                const config::Account& account);
 
-// The classifier's verdict for one outcome, with what only the delivery
-// knows: under sender_rewrite, a permanent refusal of MAIL FROM (not 552)
-// blames the account's address, not the message.
-protocol::Verdict verdict_for(const protocol::UpstreamOutcome& outcome, config::SenderRewrite rewrite);
-
 }  // namespace rp::relay
