@@ -20,6 +20,7 @@ constexpr std::array<std::string_view, 5> kAccountStates = {"active", "cooling_d
 // first increment hides that increment from rate()/increase(), so the
 // "spool errors" alert (docker/prometheus/alerts.yml) would miss the first one.
 constexpr std::array<std::string_view, 3> kSpoolErrorKinds = {"commit", "state_write", "quarantined"};
+constexpr std::array<std::string_view, 3> kTokenFetchResults = {"ok", "denied", "unavailable"};
 std::string s(std::string_view v) {
     return std::string(v);
 }
@@ -81,6 +82,15 @@ struct Metrics::Impl {
                                                                  .Name("relaypool_auth_failures_total")
                                                                  .Help("Failed client AUTH attempts")
                                                                  .Register(*registry);
+    prometheus::Family<prometheus::Counter>& token_fetches =
+        prometheus::BuildCounter()
+            .Name("relaypool_oauth2_token_fetches_total")
+            .Help("XOAUTH2 access token requests to the token endpoint, by result")
+            .Register(*registry);
+    prometheus::Family<prometheus::Gauge>& token_age = prometheus::BuildGauge()
+                                                           .Name("relaypool_oauth2_token_age_seconds")
+                                                           .Help("Age of the account's cached XOAUTH2 token")
+                                                           .Register(*registry);
     prometheus::Family<prometheus::Histogram>& latency = prometheus::BuildHistogram()
                                                              .Name("relaypool_delivery_latency_seconds")
                                                              .Help("Time from acceptance to delivery")
@@ -94,6 +104,7 @@ Metrics::Metrics() : impl_(std::make_unique<Impl>()) {
     set_queue_depth(0, 0, 0);
     set_queue_oldest_age(0);
     for (auto kind : kSpoolErrorKinds) impl_->spool_errors.Add({{"kind", s(kind)}});
+    for (auto result : kTokenFetchResults) impl_->token_fetches.Add({{"result", s(result)}});
 }
 Metrics::~Metrics() = default;
 
@@ -155,6 +166,13 @@ void Metrics::set_account(std::string_view account, std::string_view state, doub
     }
     impl_->account_sent.Add({{"account", name}}).Set(sent_24h);
     impl_->account_limit.Add({{"account", name}}).Set(daily_limit);
+}
+
+void Metrics::oauth2_token_fetch(std::string_view result) {
+    impl_->token_fetches.Add({{"result", s(result)}}).Increment();
+}
+void Metrics::set_oauth2_token_age(std::string_view account, double seconds) {
+    impl_->token_age.Add({{"account", s(account)}}).Set(seconds);
 }
 
 }  // namespace rp::metrics

@@ -60,6 +60,12 @@ class Metrics {
     // disabled, paused; the others of the five are set to 0.
     void set_account(std::string_view account, std::string_view state, double sent_24h, double daily_limit);
 
+    // XOAUTH2 (docs/metrics.md): relaypool_oauth2_token_fetches_total{result},
+    // result = ok, denied (the account is disabled), unavailable (temporary);
+    // relaypool_oauth2_token_age_seconds{account} for the token in use.
+    void oauth2_token_fetch(std::string_view result);
+    void set_oauth2_token_age(std::string_view account, double seconds);
+
   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

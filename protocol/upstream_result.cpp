@@ -103,9 +103,10 @@ bool ip_blaming_stage(const UpstreamOutcome& o) {
            o.stage == Stage::body || o.stage == Stage::data;
 }
 
+// Every local failure blames the upstream (the reason tells them apart),
+// except a refused XOAUTH2 token: that account cannot send.
 Verdict classify_local(LocalFailure f) {
-    (void)f;  // every local failure blames the upstream; the reason tells them apart
-    return Verdict::upstream_failure;
+    return f == LocalFailure::credentials_refused ? Verdict::account_disabled : Verdict::upstream_failure;
 }
 
 bool is_account_refusal(const UpstreamOutcome& o) {

@@ -28,8 +28,22 @@ enum class Stage {
 };
 std::string_view to_string(Stage stage);
 
-// A local failure that has no SMTP reply.
-enum class LocalFailure { none, dns, refused, timeout, reset, tls_handshake, tls_verify, protocol };
+// A local failure that has no SMTP reply. The credential ones come from
+// getting the account's XOAUTH2 token: refused (the token endpoint said no,
+// or the service account key is unusable: the account's fault) and
+// unavailable (the endpoint is down: nobody's fault, try later).
+enum class LocalFailure {
+    none,
+    dns,
+    refused,
+    timeout,
+    reset,
+    tls_handshake,
+    tls_verify,
+    protocol,
+    credentials_refused,
+    credentials_unavailable,
+};
 
 struct UpstreamOutcome {
     Stage stage = Stage::connect;

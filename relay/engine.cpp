@@ -148,6 +148,7 @@ void Engine::publish(WallTime now) {
                                                  : 0.0);
     for (const auto& a : context_.pool.pool().status(now))
         context_.metrics.set_account(a.name, pool::to_string(a.state), a.day.messages, a.limits.daily);
+    if (options_.on_publish) options_.on_publish(now);
 }
 
 void Engine::stop(std::function<void()> on_stopped) {

@@ -38,6 +38,9 @@ struct EngineOptions {
     // Held by every running coroutine, so whatever owns the engine (and the
     // spool, transport and pool it uses) outlives abandoned deliveries.
     std::weak_ptr<void> keepalive;
+    // Runs where the engine publishes its gauges (queue, accounts), for
+    // parts it does not own (the XOAUTH2 token ages).
+    std::function<void(WallTime)> on_publish;
 };
 
 class Engine {

@@ -8,8 +8,10 @@
 #include <boost/asio/post.hpp>
 
 #include <atomic>
+#include <map>
 
 #include "common/log.hpp"
+#include "oauth/service_account.hpp"
 #include "pool/file_store.hpp"
 #include "relay/relay_impl.hpp"
 #include "relay/sandbox_transport.hpp"
@@ -41,19 +43,22 @@ pool::Options pool_options(const config::Config& config) {
 
 namespace {
 
-// XOAUTH2 token acquisition is not built yet: an oauth2 account could only
-// fail every attempt while looking healthy. It starts disabled, with the
-// reason in `pool status` and /readyz (a reload that keeps it enables it
-// again until its first failure; the next start disables it again).
-void disable_unsupported_accounts(const config::Config& config, pool::Pool& pool, WallTime now) {
-    if (config.upstream.sandbox) return;  // the sandbox needs no credentials
+// An oauth2 account whose service account key cannot be used could only
+// fail: it starts (or, after a reload, goes on) disabled with the reason in
+// `pool status` and /readyz, instead of looking healthy until its first send.
+void disable_accounts_with_unusable_keys(const config::Config& config, pool::Pool& pool, WallTime now) {
+    if (config.upstream.sandbox) return;         // the sandbox needs no credentials
+    std::map<std::string, std::string> checked;  // key file -> error ("" = usable)
     for (const auto& a : config.pool.accounts) {
         if (!a.oauth2) continue;
+        const std::string& path = a.oauth2->service_account_file;
+        if (!checked.contains(path)) checked[path] = oauth::load_service_account_file(path).error;
+        const std::string& error = checked[path];
+        if (error.empty()) continue;
         if (auto id = pool.find(a.username))
-            pool.blame(*id, pool::Blame::disable,
-                       "XOAUTH2 is not supported by this build yet: give the account an app password", now);
-        log::warn("relay", "pool account uses oauth2, which this build cannot deliver through: disabled",
-                  {{"account", a.username}});
+            pool.blame(*id, pool::Blame::disable, "service account key unusable: " + error, now);
+        log::error("relay", "pool account's service account key is unusable: account disabled",
+                   {{"account", a.username}, {"error", error}});
     }
 }
 
@@ -66,12 +71,24 @@ std::unique_ptr<pool::Store> open_store(const config::Config& config, std::strin
     return pool::FileStore::open(config.pool.state, error);
 }
 
-std::unique_ptr<Transport> make_transport(boost::asio::io_context& io, const config::Config& config) {
+// XOAUTH2 tokens for the upstream: made even when no account uses oauth2
+// today, so a reload that adds one needs no restart.
+std::shared_ptr<TokenSource> make_token_source(boost::asio::io_context& io, const config::Config& config,
+                                               const Clock& clock, metrics::Metrics& metrics) {
+    if (config.upstream.sandbox) return nullptr;
+    TokenSourceOptions o;
+    o.ca_file = config.upstream.ca_file;
+    return std::make_shared<TokenSource>(io.get_executor(), clock, std::move(o), &metrics);
+}
+
+std::unique_ptr<Transport> make_transport(boost::asio::io_context& io, const config::Config& config,
+                                          std::shared_ptr<TokenSource> tokens) {
     if (config.upstream.sandbox) {
         return std::make_unique<SandboxTransport>(SandboxOptions{
             *config.upstream.sandbox, config.upstream.strip_headers, config.upstream.sender_rewrite});
     }
-    return std::make_unique<SmtpTransport>(io.get_executor(), SmtpTransportOptions::from_config(config));
+    return std::make_unique<SmtpTransport>(io.get_executor(), SmtpTransportOptions::from_config(config),
+                                           std::move(tokens));
 }
 
 DeliveryOptions delivery_options(const config::Config& config) {
@@ -135,7 +152,7 @@ std::error_code Relay::open() {
     core->keeper =
         std::make_unique<PoolKeeper>(impl_->io.get_executor(), core->pool, *core->store, core->clock);
     if (auto ec = core->keeper->open()) return ec;
-    disable_unsupported_accounts(config, core->pool, core->clock.now());
+    disable_accounts_with_unusable_keys(config, core->pool, core->clock.now());
     core->spool = std::move(opened.value);
     impl_->opened = core;
     return {};
@@ -185,14 +202,20 @@ void Relay::Impl::start_engine(const std::shared_ptr<Core>& core, const spool::R
                {"interrupted", std::to_string(r.interrupted)},
                {"quarantined", std::to_string(r.quarantined)},
                {"ms", std::to_string(r.elapsed.count())}});
-    core->transport = make_transport(io, config);
+    core->tokens = make_token_source(io, config, core->clock, metrics);
+    core->transport = make_transport(io, config, core->tokens);
     const std::size_t window = std::max<std::size_t>(1, config.upstream.connections_per_account) *
                                std::max<std::size_t>(1, core->pool.size());
     DeliveryContext ctx{*core->spool, *core->spool, *core->transport,        *core->keeper,
                         metrics,      core->clock,  delivery_options(config)};
-    core->engine = std::make_unique<Engine>(
-        io.get_executor(), std::move(ctx),
-        EngineOptions{.max_active = window, .stop_grace = std::chrono::seconds(10), .keepalive = core});
+    core->engine =
+        std::make_unique<Engine>(io.get_executor(), std::move(ctx),
+                                 EngineOptions{.max_active = window,
+                                               .stop_grace = std::chrono::seconds(10),
+                                               .keepalive = core,
+                                               .on_publish = [tokens = core->tokens](WallTime now) {
+                                                   if (tokens) tokens->publish(now);
+                                               }});
     this->core = core;
     core->engine->start(r.messages);
     gate.open(core->spool.get());
@@ -220,7 +243,7 @@ void Relay::reload(const config::Config& config) {
         return;
     }
     const auto r = core->pool.reload(engine_accounts(config), pool_options(config), core->clock.now());
-    disable_unsupported_accounts(config, core->pool, core->clock.now());
+    disable_accounts_with_unusable_keys(config, core->pool, core->clock.now());
     core->keeper->flush_soon();
     core->engine->set_max_active(std::max<std::size_t>(1, config.upstream.connections_per_account) *
                                  std::max<std::size_t>(1, core->pool.size()));

@@ -17,6 +17,7 @@
 #include "pool/pool.hpp"
 #include "pool/store.hpp"
 #include "relay/engine.hpp"
+#include "relay/oauth_tokens.hpp"
 #include "relay/pool_keeper.hpp"
 #include "relay/relay.hpp"
 #include "relay/transport.hpp"
@@ -41,6 +42,7 @@ struct Core {
     Core(std::vector<config::Account> accounts, pool::Options options)
         : pool(std::move(accounts), std::move(options)) {}
     std::unique_ptr<spool::FileSpool> spool;
+    std::shared_ptr<TokenSource> tokens;  // XOAUTH2; null when no account uses oauth2
     std::unique_ptr<Transport> transport;
     pool::Pool pool;
     std::unique_ptr<pool::Store> store;  // pool.state

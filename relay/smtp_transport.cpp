@@ -28,6 +28,8 @@
 #include <optional>
 
 #include "common/log.hpp"
+#include "relay/oauth_tokens.hpp"
+#include "relay/tls_client.hpp"
 
 namespace rp::relay {
 namespace {
@@ -199,12 +201,6 @@ std::pair<LocalFailure, std::string> tls_failure(ssl::stream<tcp::socket>& strea
     return {LocalFailure::tls_handshake, "TLS handshake failed: " + ec.message()};
 }
 
-bool is_ip_literal(const std::string& host) {
-    error_code ec;
-    asio::ip::make_address(host, ec);
-    return !ec;
-}
-
 }  // namespace
 
 SmtpTransportOptions SmtpTransportOptions::from_config(const config::Config& config) {
@@ -236,42 +232,35 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
         bool granted = false;        // false: shutting down
     };
 
-    Impl(asio::any_io_executor ex, SmtpTransportOptions o)
-        : executor(std::move(ex)), options(std::move(o)), tls(ssl::context::tls_client) {
-        setup_tls();
+    Impl(asio::any_io_executor ex, SmtpTransportOptions o, std::shared_ptr<TokenSource> t)
+        : executor(std::move(ex)),
+          options(std::move(o)),
+          tls(ssl::context::tls_client),
+          tokens(std::move(t)) {
+        tls_error = setup_client_tls(tls, options.ca_file);
+        if (!tls_error.empty())
+            log::error("upstream", "cannot load upstream.ca_file", {{"error", tls_error}});
     }
 
     asio::any_io_executor executor;
     SmtpTransportOptions options;
     ssl::context tls;
+    std::shared_ptr<TokenSource> tokens;
     std::string tls_error;  // a broken ca_file: every handshake fails with it
     std::map<std::string, Slots> accounts;
     bool stopping = false;
     SmtpTransportStats stats;
 
-    void setup_tls() {
-        SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-        error_code ec;
-        tls.set_default_verify_paths(ec);
-        if (!options.ca_file.empty()) {
-            tls.load_verify_file(options.ca_file, ec);
-            if (ec) {
-                tls_error = "cannot load upstream.ca_file: " + ec.message();
-                log::error("upstream", "cannot load upstream.ca_file",
-                           {{"file", options.ca_file}, {"error", ec.message()}});
-            }
-        }
-        tls.set_verify_mode(ssl::verify_peer);
-    }
-
-    protocol::ClientConfig client_config(const config::Account& account) const {
+    // `secret`: the password, or the XOAUTH2 access token for an oauth2 account.
+    protocol::ClientConfig client_config(const config::Account& account, const std::string& secret) const {
         protocol::ClientConfig c;
         c.ehlo_hostname = options.ehlo_hostname;
         c.tls = options.tls == config::UpstreamTls::implicit   ? protocol::ClientTls::implicit
                 : options.tls == config::UpstreamTls::starttls ? protocol::ClientTls::starttls
                                                                : protocol::ClientTls::none;
-        c.credentials = protocol::ClientCredentials{protocol::AuthMechanism::automatic, account.username,
-                                                    account.password};
+        const auto mechanism =
+            account.oauth2 ? protocol::AuthMechanism::xoauth2 : protocol::AuthMechanism::automatic;
+        c.credentials = protocol::ClientCredentials{mechanism, account.username, secret};
         c.timeouts = options.timeouts;
         c.use_chunking = options.use_chunking;
         c.use_pipelining = options.use_pipelining;
@@ -314,16 +303,7 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
             c.session.on_failure(LocalFailure::tls_verify, tls_error);
             co_return;
         }
-        if (!is_ip_literal(options.host))
-            SSL_set_tlsext_host_name(c.stream.native_handle(), options.host.c_str());
-        c.stream.set_verify_mode(ssl::verify_peer);
-        c.stream.set_verify_callback(
-            [check = ssl::host_name_verification(options.host)](bool preverified, ssl::verify_context& vc) {
-                bool ok = check(preverified, vc);
-                if (preverified && !ok)
-                    X509_STORE_CTX_set_error(vc.native_handle(), X509_V_ERR_HOSTNAME_MISMATCH);
-                return ok;
-            });
+        verify_server_name(c.stream, options.host);
         c.watchdog.arm(options.timeouts.command, c.socket());
         auto [ec] = co_await c.stream.async_handshake(ssl::stream_base::client, use_tuple);
         bool fired = c.watchdog.disarm();
@@ -547,31 +527,73 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
                    {"text", o.text}});
     }
 
+    // The secret the session authenticates with: the password, or an
+    // XOAUTH2 access token (the failure outcome when there is none).
+    struct Secret {
+        std::string value;
+        std::optional<UpstreamOutcome> failure;
+    };
+
+    asio::awaitable<Secret> secret_for(const config::Account& account) {
+        if (!account.oauth2) co_return Secret{account.password, std::nullopt};
+        if (!tokens)
+            co_return Secret{"", protocol::local_outcome(Stage::auth, LocalFailure::credentials_refused,
+                                                         "no XOAUTH2 token source in this transport")};
+        oauth::TokenReply reply = co_await tokens->token(account);
+        if (reply.failure == oauth::TokenFailure::none)
+            co_return Secret{std::move(reply.access_token), std::nullopt};
+        if (reply.failure == oauth::TokenFailure::denied)
+            co_return Secret{"", protocol::local_outcome(Stage::auth, LocalFailure::credentials_refused,
+                                                         oauth::explain(reply))};
+        std::string why = "XOAUTH2 token unavailable: " + reply.error;
+        if (!reply.description.empty()) why += ": " + reply.description;
+        co_return Secret{"",
+                         protocol::local_outcome(Stage::auth, LocalFailure::credentials_unavailable, why)};
+    }
+
+    // Gmail answers a stale or revoked access token with 535 5.7.8 (after a
+    // 334 carrying the JSON error): worth one more try with a fresh token.
+    static bool token_rejected(const UpstreamOutcome& o) { return o.stage == Stage::auth && o.code == 535; }
+
     asio::awaitable<DeliveryReport> deliver(DeliveryRequest req) {
         auto self = shared_from_this();  // pool state outlives a transport destroyed mid-delivery
         if (req.account.username.empty())
             co_return failed(protocol::local_outcome(Stage::connect, LocalFailure::protocol, "no account"));
         const config::Account& account = req.account;
-        if (account.oauth2 || account.password.empty())
-            co_return failed(
-                protocol::local_outcome(Stage::auth, LocalFailure::protocol, "oauth2 not supported yet"));
         BodyReader body(options.body_chunk);
         if (std::string err = body.open(req.message_path, req.body_offset, req.body_size); !err.empty())
             co_return failed(protocol::local_outcome(Stage::connect, LocalFailure::protocol, err));
 
+        bool token_retried = false;
         for (int attempt = 0;; ++attempt) {
             Lease lease = co_await acquire(account.username);
             if (!lease.granted)
                 co_return failed(protocol::local_outcome(Stage::connect, LocalFailure::protocol,
                                                          "transport is shutting down"));
             std::shared_ptr<Conn> c = std::move(lease.conn);
-            bool reused = c != nullptr;
+            const bool reused = c != nullptr;
             if (!c) {
-                c = std::make_shared<Conn>(executor, tls, client_config(account), account.username);
-                if (auto failure = co_await open_session(*c)) {
-                    log_failure(account.username, *failure);
+                Secret secret = co_await secret_for(account);
+                if (secret.failure) {
+                    release(account.username, nullptr, Halt::failed);
+                    co_return failed(std::move(*secret.failure));
+                }
+                c = std::make_shared<Conn>(executor, tls, client_config(account, secret.value),
+                                           account.username);
+                std::optional<UpstreamOutcome> failure = co_await open_session(*c);
+                if (failure) {
                     release(account.username, nullptr, Halt::failed);
                     c->close();
+                    if (account.oauth2 && tokens && !token_retried && token_rejected(*failure)) {
+                        token_retried = true;
+                        ++stats.token_retries;
+                        tokens->drop(account.username, secret.value);
+                        log::info("upstream",
+                                  "XOAUTH2 token refused by the upstream; retrying with a fresh one",
+                                  {{"account", account.username}});
+                        continue;
+                    }
+                    log_failure(account.username, *failure);
                     co_return failed(std::move(*failure));
                 }
                 log::info("upstream", "session ready",
@@ -600,8 +622,9 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
     }
 };
 
-SmtpTransport::SmtpTransport(boost::asio::any_io_executor executor, SmtpTransportOptions options)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options))) {}
+SmtpTransport::SmtpTransport(boost::asio::any_io_executor executor, SmtpTransportOptions options,
+                             std::shared_ptr<TokenSource> tokens)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(tokens))) {}
 
 SmtpTransport::~SmtpTransport() {
     impl_->shutdown();

@@ -13,6 +13,10 @@
 // - A session carries at most messages_per_connection messages; it idles for
 //   idle_keep after a message, then says QUIT. A session that saw a 421, a
 //   local failure or a protocol error is closed, never reused.
+// - An oauth2 account authenticates with AUTH XOAUTH2 and a token from the
+//   TokenSource; a 535 to it drops that token and tries once more with a
+//   fresh one. A token refusal is an auth-stage outcome that disables the
+//   account; a token endpoint that is down is a temporary one.
 // - deliver() never throws for network, TLS, protocol or spool-read failures:
 //   they are outcomes (LocalFailure for the ones without an SMTP reply).
 // - Not thread-safe: deliver() and shutdown() run on the executor given at
@@ -59,13 +63,19 @@ struct SmtpTransportStats {
     std::uint64_t connections = 0;    // sessions opened (connect attempts)
     std::uint64_t reused = 0;         // messages sent on a session that had sent one before
     std::uint64_t retried_stale = 0;  // reused sessions found dead and replaced once
+    std::uint64_t token_retries = 0;  // XOAUTH2 535s answered with a fresh token
     std::uint64_t open = 0;           // sessions open now (idle + busy)
     std::uint64_t idle = 0;           // idle sessions now
 };
 
+class TokenSource;
+
 class SmtpTransport final : public Transport {
   public:
-    SmtpTransport(boost::asio::any_io_executor executor, SmtpTransportOptions options);
+    // tokens: XOAUTH2 access tokens for accounts with oauth2; without a
+    // source such an account fails with a refusal (the pool disables it).
+    SmtpTransport(boost::asio::any_io_executor executor, SmtpTransportOptions options,
+                  std::shared_ptr<TokenSource> tokens = nullptr);
     ~SmtpTransport() override;
     SmtpTransport(const SmtpTransport&) = delete;
     SmtpTransport& operator=(const SmtpTransport&) = delete;

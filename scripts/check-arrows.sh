@@ -12,7 +12,8 @@ declare -A allowed=(
   [protocol]="protocol"
   [spool]="spool common metrics"
   [pool]="pool common config"
-  [relay]="relay spool pool protocol config metrics common"
+  [oauth]="oauth common"
+  [relay]="relay spool pool oauth protocol config metrics common"
   [server]="server spool protocol config metrics common"
 )
 status=0

@@ -15,6 +15,8 @@ build_packages=(
 )
 test_packages=(
   doctest-dev clang clang-format libclang-rt-14-dev openssl python3 python3-pytest python3-yaml swaks curl
+  # the fake XOAUTH2 token endpoint verifies RS256 JWTs (tests/integration/fake_token_endpoint.py)
+  python3-cryptography
   util-linux
   # the package test: cpack's dpkg-shlibdeps, and systemd-analyze for the unit
   dpkg-dev systemd

@@ -623,7 +623,8 @@ _MECHANISMS: dict[str, Callable] = {
 class FakeUpstream:
     """Gmail-like SMTP server on a background event-loop thread.
 
-    accounts: {username: password}; tokens: {username: XOAUTH2 access token}.
+    accounts: {username: password}; tokens: {username: XOAUTH2 access token},
+    or a function (username, token) -> bool (FakeTokenEndpoint.check_token).
     tls: "starttls" (port 587 style), "implicit" (465) or "none".
     """
 
@@ -635,7 +636,7 @@ class FakeUpstream:
         if tls not in ("starttls", "implicit", "none"):
             raise ValueError(f"tls must be starttls|implicit|none, not {tls!r}")
         self.accounts = dict(accounts or {})
-        self.tokens = dict(tokens or {})
+        self.tokens = tokens if callable(tokens) else dict(tokens or {})
         self.tls_mode, self.host, self.port = tls, host, port
         if pki is None and tls != "none":
             if cert_dir is None:
@@ -784,6 +785,8 @@ class FakeUpstream:
 
     # -- accounts
     def _check(self, user: str, secret: str, kind: str) -> bool:
+        if kind == "token" and callable(self.tokens):  # a FakeTokenEndpoint's check
+            return self.tokens(user, secret)
         table = self.tokens if kind == "token" else self.accounts
         return user in table and table[user] == secret
 

@@ -247,7 +247,7 @@ def test_second_instance_on_the_same_pool_state_refuses_to_start(tmp_path, pki, 
         first.stop()
 
 
-def test_oauth2_account_does_not_look_healthy_until_xoauth2_is_built(tmp_path, pki, upstream):
+def test_oauth2_account_with_an_unusable_key_does_not_look_healthy(tmp_path, pki, upstream):
     key = tmp_path / "sa.json"
     key.write_text('{"type": "service_account"}\n')
     relay = PoolRelay(tmp_path / "relay", pki, upstream, accounts={"acct0@agency.example": "pw-0"})
@@ -256,13 +256,14 @@ def test_oauth2_account_does_not_look_healthy_until_xoauth2_is_built(tmp_path, p
     relay.write_config(relay.config)
     check = subprocess.run([harness.BIN, "check-config", "--config", relay.config_path],
                            capture_output=True, text=True)
-    assert check.returncode == 0
-    assert "oauth@agency.example uses oauth2" in check.stderr and "cannot deliver" in check.stderr
+    assert check.returncode == 2
+    assert "pool account oauth@agency.example: oauth2.service_account_file" in check.stderr
+    assert '"client_email" is missing' in check.stderr
     relay.start()
     try:
         status = relay.pool_status()
         assert status["oauth@agency.example"]["state"] == "disabled"
-        assert "XOAUTH2 is not supported" in status["oauth@agency.example"]["reason"]
+        assert "service account key unusable" in status["oauth@agency.example"]["reason"]
         assert status["acct0@agency.example"]["state"] == "active"
         assert 'relaypool_account_up{account="oauth@agency.example"} 0' in relay.metrics()
         submit(relay, message("via-password"), ["x@example.net"])

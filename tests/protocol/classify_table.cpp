@@ -177,6 +177,10 @@ const std::vector<Row> rows = {
     {Stage::ehlo, "", LocalFailure::protocol, Verdict::upstream_failure, "connection"},
     {Stage::tls, "", LocalFailure::tls_handshake, Verdict::upstream_failure, "tls"},
     {Stage::tls, "", LocalFailure::tls_verify, Verdict::upstream_failure, "tls"},
+    // XOAUTH2 token: refused (delegation not granted, key unusable) disables
+    // the account; an unreachable token endpoint blames nobody
+    {Stage::auth, "", LocalFailure::credentials_refused, Verdict::account_disabled, "auth"},
+    {Stage::auth, "", LocalFailure::credentials_unavailable, Verdict::upstream_failure, "connection"},
 };
 
 }  // namespace
