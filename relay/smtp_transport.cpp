@@ -1,205 +1,30 @@
-// SmtpTransport (see smtp_transport.hpp): the Asio side of the upstream client.
-//
-// Shape: Conn is one TCP(+TLS) connection with its protocol::ClientSession;
-// drive() carries out the session's actions (write, read, TLS, body) until it
-// is idle, done or failed; Impl keeps the per-account pool of idle sessions
-// and the connection slots. Every socket operation runs under a Watchdog that
-// cancels the socket when its deadline passes, so every wait is bounded by the
-// session's RFC 5321 timeouts.
+// SmtpTransport (see smtp_transport.hpp): which upstream session carries a
+// message, and with which credentials. The connection itself (resolve,
+// connect, TLS, the session's actions under one deadline) is
+// relay/upstream_connection.*; the idle sessions per account are
+// relay/session_pool.*; XOAUTH2 tokens come from relay/oauth_tokens.*.
 #include "relay/smtp_transport.hpp"
-
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <deque>
-#include <map>
 #include <optional>
 
 #include "common/log.hpp"
 #include "relay/oauth_tokens.hpp"
+#include "relay/session_pool.hpp"
 #include "relay/tls_client.hpp"
+#include "relay/upstream_connection.hpp"
 
 namespace rp::relay {
 namespace {
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
-namespace act = protocol::client_action;
-using tcp = asio::ip::tcp;
-using boost::system::error_code;
 using protocol::LocalFailure;
 using protocol::Stage;
 using protocol::UpstreamOutcome;
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-// A deadline for one socket operation at a time: when it passes, the socket
-// is cancelled, the operation completes with operation_aborted and
-// disarm() reports that the deadline was the cause. A generation number
-// keeps a late timer handler from cancelling the next operation.
-class Watchdog {
-  public:
-    explicit Watchdog(const asio::any_io_executor& ex) : timer_(ex), state_(std::make_shared<State>()) {}
-
-    void arm(std::chrono::milliseconds timeout, tcp::socket& socket) {
-        std::uint64_t gen = ++state_->generation;
-        state_->fired = false;
-        timer_.expires_after(timeout);
-        timer_.async_wait([state = state_, gen, &socket](error_code ec) {
-            if (ec || state->generation != gen) return;
-            state->fired = true;
-            error_code ignored;
-            socket.cancel(ignored);
-        });
-    }
-    // Stops the deadline; true when it had already fired.
-    bool disarm() {
-        ++state_->generation;
-        timer_.cancel();
-        return state_->fired;
-    }
-
-  private:
-    struct State {
-        std::uint64_t generation = 0;
-        bool fired = false;
-    };
-    asio::steady_timer timer_;
-    std::shared_ptr<State> state_;
-};
-
-// The stored message, read piecewise with pread() from body_offset.
-class BodyReader {
-  public:
-    explicit BodyReader(std::size_t chunk) : buffer_(chunk, '\0') {}
-    ~BodyReader() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    BodyReader(const BodyReader&) = delete;
-    BodyReader& operator=(const BodyReader&) = delete;
-
-    // "" on success, else the reason.
-    std::string open(const std::string& path, std::uint64_t offset, std::uint64_t size) {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) return "cannot open spool file: " + std::string(std::strerror(errno));
-        offset_ = offset;
-        size_ = size;
-        return "";
-    }
-    void rewind() { position_ = 0; }
-    bool at_end() const { return position_ == size_; }
-
-    // The next piece; an empty view with error() set on failure.
-    std::string_view next() {
-        std::size_t want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(buffer_.size(), size_ - position_));
-        ssize_t n;
-        do {
-            n = ::pread(fd_, buffer_.data(), want, static_cast<off_t>(offset_ + position_));
-        } while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            error_ = "spool read failed: " + std::string(std::strerror(errno));
-            return {};
-        }
-        if (n == 0 && want > 0) {
-            error_ = "spool file is shorter than its recorded size";
-            return {};
-        }
-        position_ += static_cast<std::uint64_t>(n);
-        return {buffer_.data(), static_cast<std::size_t>(n)};
-    }
-    const std::string& error() const { return error_; }
-
-  private:
-    int fd_ = -1;
-    std::uint64_t offset_ = 0;
-    std::uint64_t size_ = 0;
-    std::uint64_t position_ = 0;
-    std::string buffer_;
-    std::string error_;
-};
-
-// One upstream connection and its session state machine.
-struct Conn {
-    Conn(const asio::any_io_executor& ex, ssl::context& ctx, protocol::ClientConfig config,
-         std::string account_name)
-        : stream(ex, ctx),
-          watchdog(ex),
-          idle_timer(ex),
-          session(std::move(config)),
-          account(std::move(account_name)) {}
-
-    tcp::socket& socket() { return stream.next_layer(); }
-    void close() {
-        error_code ignored;
-        socket().shutdown(tcp::socket::shutdown_both, ignored);
-        socket().close(ignored);
-    }
-    // An idle session the upstream closed (EOF) or wrote to (a timeout
-    // notice) while we were not looking must not carry the next message.
-    bool looks_alive() {
-        if (!socket().is_open()) return false;
-        char byte;
-        ssize_t n = ::recv(socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-    }
-
-    ssl::stream<tcp::socket> stream;
-    Watchdog watchdog;
-    asio::steady_timer idle_timer;
-    protocol::ClientSession session;
-    std::string account;
-    bool tls = false;
-    std::size_t messages = 0;
-    std::uint64_t idle_generation = 0;
-    std::string read_buffer = std::string(16 * 1024, '\0');
-};
-
-enum class Halt { idle, done, failed };
-struct DriveResult {
-    Halt halt = Halt::failed;
-    UpstreamOutcome failure;
-};
-
-LocalFailure io_failure(const error_code& ec, bool timed_out) {
-    if (timed_out || ec == asio::error::timed_out) return LocalFailure::timeout;
-    return LocalFailure::reset;
-}
-
-std::string io_text(const error_code& ec, bool timed_out, std::chrono::milliseconds timeout) {
-    if (timed_out) return "timed out after " + std::to_string(timeout.count()) + " ms";
-    if (ec == asio::error::eof || ec == ssl::error::stream_truncated) return "connection closed by upstream";
-    return ec.message();
-}
-
-LocalFailure connect_failure(const error_code& ec, bool timed_out) {
-    if (timed_out || ec == asio::error::timed_out) return LocalFailure::timeout;
-    if (ec == asio::error::connection_reset) return LocalFailure::reset;
-    return LocalFailure::refused;  // refused, unreachable: the upstream is not there
-}
-
-// After a failed handshake: verification (our checks said no) or the rest.
-std::pair<LocalFailure, std::string> tls_failure(ssl::stream<tcp::socket>& stream, const error_code& ec) {
-    if (ec.category() == asio::error::get_ssl_category() &&
-        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-        long result = SSL_get_verify_result(stream.native_handle());
-        return {LocalFailure::tls_verify,
-                std::string("certificate verification failed: ") + X509_verify_cert_error_string(result)};
-    }
-    return {LocalFailure::tls_handshake, "TLS handshake failed: " + ec.message()};
-}
 
 }  // namespace
 
@@ -221,34 +46,29 @@ SmtpTransportOptions SmtpTransportOptions::from_config(const config::Config& con
 }
 
 struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
-    struct Slots {
-        std::deque<std::shared_ptr<Conn>> idle;
-        std::uint32_t open = 0;                   // idle + busy + connecting
-        std::deque<asio::steady_timer*> waiters;  // deliveries waiting for a slot
-    };
-    // A session for one message: an idle one, or a slot to open a new one.
-    struct Lease {
-        std::shared_ptr<Conn> conn;  // null: open a new session in the slot
-        bool granted = false;        // false: shutting down
-    };
-
     Impl(asio::any_io_executor ex, SmtpTransportOptions o, std::shared_ptr<TokenSource> t)
         : executor(std::move(ex)),
           options(std::move(o)),
           tls(ssl::context::tls_client),
-          tokens(std::move(t)) {
-        tls_error = setup_client_tls(tls, options.ca_file);
-        if (!tls_error.empty())
-            log::error("upstream", "cannot load upstream.ca_file", {{"error", tls_error}});
+          tokens(std::move(t)),
+          sessions(std::make_shared<SessionPool>(
+              executor, SessionPoolLimits{options.connections_per_account, options.messages_per_connection,
+                                          options.idle_keep})) {
+        endpoint.host = options.host;
+        endpoint.port = options.port;
+        endpoint.connect_timeout = options.connect_timeout;
+        endpoint.tls_timeout = options.timeouts.command;
+        endpoint.tls_error = setup_client_tls(tls, options.ca_file);
+        if (!endpoint.tls_error.empty())
+            log::error("upstream", "cannot load upstream.ca_file", {{"error", endpoint.tls_error}});
     }
 
     asio::any_io_executor executor;
     SmtpTransportOptions options;
     ssl::context tls;
+    UpstreamEndpoint endpoint;
     std::shared_ptr<TokenSource> tokens;
-    std::string tls_error;  // a broken ca_file: every handshake fails with it
-    std::map<std::string, Slots> accounts;
-    bool stopping = false;
+    std::shared_ptr<SessionPool> sessions;
     SmtpTransportStats stats;
 
     // `secret`: the password, or the XOAUTH2 access token for an oauth2 account.
@@ -267,217 +87,6 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
         return c;
     }
 
-    // ---- one connection: actions ------------------------------------------
-    asio::awaitable<void> do_write(Conn& c, const act::Write& w) {
-        c.watchdog.arm(w.timeout, c.socket());
-        auto buffer = asio::buffer(w.bytes.data(), w.bytes.size());
-        error_code ec;
-        if (c.tls)
-            std::tie(ec, std::ignore) = co_await asio::async_write(c.stream, buffer, use_tuple);
-        else
-            std::tie(ec, std::ignore) = co_await asio::async_write(c.socket(), buffer, use_tuple);
-        bool fired = c.watchdog.disarm();
-        if (ec) c.session.on_failure(io_failure(ec, fired), "write: " + io_text(ec, fired, w.timeout));
-    }
-
-    asio::awaitable<void> do_read(Conn& c, const act::ReadReply& r) {
-        c.watchdog.arm(r.timeout, c.socket());
-        auto buffer = asio::buffer(c.read_buffer);
-        error_code ec;
-        std::size_t n = 0;
-        if (c.tls)
-            std::tie(ec, n) = co_await c.stream.async_read_some(buffer, use_tuple);
-        else
-            std::tie(ec, n) = co_await c.socket().async_read_some(buffer, use_tuple);
-        bool fired = c.watchdog.disarm();
-        if (n > 0) c.session.on_bytes(std::string_view(c.read_buffer.data(), n));
-        if (ec && n == 0) {
-            c.session.on_failure(io_failure(ec, fired), std::string("waiting for the ") +
-                                                            std::string(protocol::to_string(r.stage)) +
-                                                            " reply: " + io_text(ec, fired, r.timeout));
-        }
-    }
-
-    asio::awaitable<void> do_tls(Conn& c) {
-        if (!tls_error.empty()) {
-            c.session.on_failure(LocalFailure::tls_verify, tls_error);
-            co_return;
-        }
-        verify_server_name(c.stream, options.host);
-        c.watchdog.arm(options.timeouts.command, c.socket());
-        auto [ec] = co_await c.stream.async_handshake(ssl::stream_base::client, use_tuple);
-        bool fired = c.watchdog.disarm();
-        if (!ec) {
-            c.tls = true;
-            c.session.tls_established();
-        } else if (fired) {
-            c.session.on_failure(LocalFailure::timeout, "TLS handshake timed out");
-        } else {
-            auto [kind, text] = tls_failure(c.stream, ec);
-            c.session.on_failure(kind, std::move(text));
-        }
-    }
-
-    static void do_body(Conn& c, BodyReader* body) {
-        if (body == nullptr) return c.session.on_failure(LocalFailure::protocol, "no message body to send");
-        if (body->at_end()) return c.session.body_end();
-        std::string_view piece = body->next();
-        if (piece.empty()) return c.session.on_failure(LocalFailure::protocol, body->error());
-        c.session.body_data(piece);
-    }
-
-    // Carries out the session's actions until it is idle, done or failed.
-    asio::awaitable<DriveResult> drive(Conn& c, BodyReader* body) {
-        for (;;) {
-            protocol::ClientAction action = c.session.next();
-            if (auto* w = std::get_if<act::Write>(&action)) {
-                co_await do_write(c, *w);
-            } else if (auto* r = std::get_if<act::ReadReply>(&action)) {
-                co_await do_read(c, *r);
-            } else if (std::holds_alternative<act::StartTls>(action)) {
-                co_await do_tls(c);
-            } else if (std::holds_alternative<act::SendBody>(action)) {
-                do_body(c, body);
-            } else if (std::holds_alternative<act::Idle>(action)) {
-                co_return DriveResult{Halt::idle, {}};
-            } else if (std::holds_alternative<act::Done>(action)) {
-                co_return DriveResult{Halt::done, {}};
-            } else {
-                co_return DriveResult{Halt::failed, std::get<act::Failed>(action).outcome};
-            }
-        }
-    }
-
-    // ---- one connection: open, use, close ---------------------------------
-    asio::awaitable<std::optional<UpstreamOutcome>> connect(Conn& c) {
-        tcp::resolver resolver(executor);
-        auto [rec, endpoints] =
-            co_await resolver.async_resolve(options.host, std::to_string(options.port), use_tuple);
-        if (rec)
-            co_return protocol::local_outcome(Stage::connect, LocalFailure::dns,
-                                              "cannot resolve " + options.host + ": " + rec.message());
-        c.watchdog.arm(options.connect_timeout, c.socket());
-        auto [ec, endpoint] = co_await asio::async_connect(c.socket(), endpoints, use_tuple);
-        bool fired = c.watchdog.disarm();
-        if (ec) {
-            co_return protocol::local_outcome(Stage::connect, connect_failure(ec, fired),
-                                              "connect to " + options.host + ":" +
-                                                  std::to_string(options.port) + ": " +
-                                                  io_text(ec, fired, options.connect_timeout));
-        }
-        error_code ignored;
-        c.socket().set_option(tcp::no_delay(true), ignored);
-        co_return std::nullopt;
-    }
-
-    // Connect and run the session up to an authenticated Idle.
-    asio::awaitable<std::optional<UpstreamOutcome>> open_session(Conn& c) {
-        ++stats.connections;
-        if (auto failure = co_await connect(c)) co_return failure;
-        DriveResult r = co_await drive(c, nullptr);
-        if (r.halt == Halt::idle) co_return std::nullopt;
-        if (r.halt == Halt::failed) co_return r.failure;
-        co_return protocol::local_outcome(Stage::ehlo, LocalFailure::protocol,
-                                          "session ended before it was ready");
-    }
-
-    static asio::awaitable<void> quit_and_close(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
-        c->session.quit();
-        co_await self->drive(*c, nullptr);
-        c->close();
-        log::debug("upstream", "session closed", {{"account", c->account}});
-    }
-
-    void close_later(const std::shared_ptr<Conn>& c, bool polite) {
-        if (!polite) {
-            c->close();
-            return;
-        }
-        asio::co_spawn(executor, quit_and_close(shared_from_this(), c), asio::detached);
-    }
-
-    // ---- the pool --------------------------------------------------------------
-    static void notify_one(Slots& slots) {
-        if (slots.waiters.empty()) return;
-        asio::steady_timer* t = slots.waiters.front();
-        slots.waiters.pop_front();
-        t->cancel();
-    }
-
-    asio::awaitable<Lease> acquire(const std::string& account) {
-        Slots& slots = accounts[account];
-        for (;;) {
-            if (stopping) co_return Lease{};
-            while (!slots.idle.empty()) {
-                std::shared_ptr<Conn> c = std::move(slots.idle.front());
-                slots.idle.pop_front();
-                ++c->idle_generation;
-                c->idle_timer.cancel();
-                if (c->looks_alive()) co_return Lease{std::move(c), true};
-                c->close();
-                --slots.open;
-            }
-            if (slots.open < options.connections_per_account) {
-                ++slots.open;
-                co_return Lease{nullptr, true};
-            }
-            asio::steady_timer wake(executor, asio::steady_timer::time_point::max());
-            slots.waiters.push_back(&wake);
-            co_await wake.async_wait(use_tuple);
-            auto it = std::find(slots.waiters.begin(), slots.waiters.end(), &wake);
-            if (it != slots.waiters.end()) slots.waiters.erase(it);
-        }
-    }
-
-    // The slot's session after a message: back to idle, or closed.
-    void release(const std::string& account, const std::shared_ptr<Conn>& c, Halt halt) {
-        Slots& slots = accounts[account];
-        bool keep = c && halt == Halt::idle && c->session.reusable() && !stopping &&
-                    c->messages < options.messages_per_connection;
-        if (keep) {
-            slots.idle.push_back(c);
-            watch_idle(c);
-        } else {
-            --slots.open;
-            if (c) close_later(c, halt == Halt::idle);
-        }
-        notify_one(slots);
-    }
-
-    void watch_idle(const std::shared_ptr<Conn>& c) {
-        std::uint64_t generation = ++c->idle_generation;
-        c->idle_timer.expires_after(options.idle_keep);
-        c->idle_timer.async_wait([self = shared_from_this(), c, generation](error_code ec) {
-            if (ec || c->idle_generation != generation) return;
-            self->expire_idle(c);
-        });
-    }
-
-    void expire_idle(const std::shared_ptr<Conn>& c) {
-        Slots& slots = accounts[c->account];
-        auto it = std::find(slots.idle.begin(), slots.idle.end(), c);
-        if (it == slots.idle.end()) return;
-        slots.idle.erase(it);
-        --slots.open;
-        close_later(c, true);
-        notify_one(slots);
-    }
-
-    void shutdown() {
-        stopping = true;
-        for (auto& [name, slots] : accounts) {
-            for (auto& c : slots.idle) {
-                ++c->idle_generation;
-                c->idle_timer.cancel();
-                --slots.open;
-                close_later(c, true);
-            }
-            slots.idle.clear();
-            while (!slots.waiters.empty()) notify_one(slots);
-        }
-    }
-
-    // ---- one message -------------------------------------------------------------
     protocol::OutgoingMessage outgoing(const DeliveryRequest& req) const {
         protocol::OutgoingMessage m;
         m.mail_from = req.mail_from;
@@ -566,23 +175,24 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
 
         bool token_retried = false;
         for (int attempt = 0;; ++attempt) {
-            Lease lease = co_await acquire(account.username);
+            SessionPool::Lease lease = co_await sessions->acquire(account.username);
             if (!lease.granted)
                 co_return failed(protocol::local_outcome(Stage::connect, LocalFailure::protocol,
                                                          "transport is shutting down"));
-            std::shared_ptr<Conn> c = std::move(lease.conn);
+            std::shared_ptr<UpstreamConnection> c = std::move(lease.conn);
             const bool reused = c != nullptr;
             if (!c) {
                 Secret secret = co_await secret_for(account);
                 if (secret.failure) {
-                    release(account.username, nullptr, Halt::failed);
+                    sessions->release(account.username, nullptr, Halt::failed);
                     co_return failed(std::move(*secret.failure));
                 }
-                c = std::make_shared<Conn>(executor, tls, client_config(account, secret.value),
-                                           account.username);
-                std::optional<UpstreamOutcome> failure = co_await open_session(*c);
+                ++stats.connections;
+                c = std::make_shared<UpstreamConnection>(
+                    executor, tls, endpoint, client_config(account, secret.value), account.username);
+                std::optional<UpstreamOutcome> failure = co_await c->open();
                 if (failure) {
-                    release(account.username, nullptr, Halt::failed);
+                    sessions->release(account.username, nullptr, Halt::failed);
                     c->close();
                     if (account.oauth2 && tokens && !token_retried && token_rejected(*failure)) {
                         token_retried = true;
@@ -599,17 +209,17 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
                 log::info("upstream", "session ready",
                           {{"account", account.username}, {"host", options.host}});
             }
-            if (!c->session.begin_message(outgoing(req))) {
-                release(account.username, c, Halt::failed);
+            if (!c->session().begin_message(outgoing(req))) {
+                sessions->release(account.username, c, Halt::failed);
                 co_return failed(protocol::local_outcome(Stage::mail, LocalFailure::protocol,
                                                          "session refused the message"));
             }
             if (reused) ++stats.reused;
             ++c->messages;
             body.rewind();
-            DriveResult r = co_await drive(*c, &body);
-            auto result = c->session.take_message_result();
-            release(account.username, c, r.halt);
+            DriveResult r = co_await c->drive(&body);
+            auto result = c->session().take_message_result();
+            sessions->release(account.username, c, r.halt);
             if (reused && attempt == 0 && stale_session(r)) {
                 ++stats.retried_stale;
                 log::debug("upstream", "idle session was closed by the upstream; reconnecting",
@@ -627,7 +237,7 @@ SmtpTransport::SmtpTransport(boost::asio::any_io_executor executor, SmtpTranspor
     : impl_(std::make_shared<Impl>(std::move(executor), std::move(options), std::move(tokens))) {}
 
 SmtpTransport::~SmtpTransport() {
-    impl_->shutdown();
+    impl_->sessions->shutdown();
 }
 
 boost::asio::awaitable<DeliveryReport> SmtpTransport::deliver(DeliveryRequest request) {
@@ -635,15 +245,13 @@ boost::asio::awaitable<DeliveryReport> SmtpTransport::deliver(DeliveryRequest re
 }
 
 void SmtpTransport::shutdown() {
-    impl_->shutdown();
+    impl_->sessions->shutdown();
 }
 
 SmtpTransportStats SmtpTransport::stats() const {
     SmtpTransportStats s = impl_->stats;
-    for (const auto& [name, slots] : impl_->accounts) {
-        s.open += slots.open;
-        s.idle += slots.idle.size();
-    }
+    s.open = impl_->sessions->open_sessions();
+    s.idle = impl_->sessions->idle_sessions();
     return s;
 }
 

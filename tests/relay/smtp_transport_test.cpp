@@ -438,14 +438,16 @@ TEST_CASE("smtp transport local failures: refused, TLS verification, timeouts") 
         REQUIRE(report.session_failure);
         CHECK(report.session_failure->local == LocalFailure::protocol);
     }
-    SUBCASE("oauth2 account") {
+    SUBCASE("oauth2 account without a token source: refused, never sent with an empty password") {
         FakeUpstream up({});
         config::Account oauth = Fixture::account("one@agency.example", "");
         oauth.oauth2 = config::OAuth2{};
         oauth.oauth2->service_account_file = "/run/secrets/sa.json";
         auto report = deliver_one(options_for(up), f.request(oauth));
         REQUIRE(report.session_failure);
-        CHECK(report.session_failure->text == "oauth2 not supported yet");
+        CHECK(report.session_failure->local == LocalFailure::credentials_refused);
+        CHECK(report.session_failure->stage == protocol::Stage::auth);
+        CHECK(up.records() == 0);
     }
 }
 

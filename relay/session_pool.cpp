@@ -1,0 +1,119 @@
+// Idle upstream sessions per account (see session_pool.hpp).
+#include "relay/session_pool.hpp"
+
+#include <algorithm>
+
+namespace rp::relay {
+namespace {
+
+namespace asio = boost::asio;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+asio::awaitable<void> quit_and_close(std::shared_ptr<SessionPool> keep,
+                                     std::shared_ptr<UpstreamConnection> c) {
+    co_await c->quit();
+}
+
+}  // namespace
+
+void SessionPool::notify_one(Slots& slots) {
+    if (slots.waiters.empty()) return;
+    asio::steady_timer* t = slots.waiters.front();
+    slots.waiters.pop_front();
+    t->cancel();
+}
+
+asio::awaitable<SessionPool::Lease> SessionPool::acquire(const std::string& account) {
+    Slots& slots = accounts_[account];
+    for (;;) {
+        if (stopping_) co_return Lease{};
+        while (!slots.idle.empty()) {
+            std::shared_ptr<UpstreamConnection> c = std::move(slots.idle.front());
+            slots.idle.pop_front();
+            ++c->idle_generation;
+            c->idle_timer.cancel();
+            if (c->looks_alive()) co_return Lease{std::move(c), true};
+            c->close();
+            --slots.open;
+        }
+        if (slots.open < limits_.per_account) {
+            ++slots.open;
+            co_return Lease{nullptr, true};
+        }
+        asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
+        slots.waiters.push_back(&wake);
+        co_await wake.async_wait(use_tuple);
+        auto it = std::find(slots.waiters.begin(), slots.waiters.end(), &wake);
+        if (it != slots.waiters.end()) slots.waiters.erase(it);
+    }
+}
+
+void SessionPool::release(const std::string& account, const std::shared_ptr<UpstreamConnection>& c,
+                          Halt halt) {
+    Slots& slots = accounts_[account];
+    const bool keep = c && halt == Halt::idle && c->session().reusable() && !stopping_ &&
+                      c->messages < limits_.messages_per_session;
+    if (keep) {
+        slots.idle.push_back(c);
+        watch_idle(c);
+    } else {
+        --slots.open;
+        if (c) close_later(c, halt == Halt::idle);
+    }
+    notify_one(slots);
+}
+
+void SessionPool::watch_idle(const std::shared_ptr<UpstreamConnection>& c) {
+    const std::uint64_t generation = ++c->idle_generation;
+    c->idle_timer.expires_after(limits_.idle_keep);
+    c->idle_timer.async_wait([self = shared_from_this(), c, generation](boost::system::error_code ec) {
+        if (ec || c->idle_generation != generation) return;
+        self->expire_idle(c);
+    });
+}
+
+void SessionPool::expire_idle(const std::shared_ptr<UpstreamConnection>& c) {
+    Slots& slots = accounts_[c->account()];
+    auto it = std::find(slots.idle.begin(), slots.idle.end(), c);
+    if (it == slots.idle.end()) return;
+    slots.idle.erase(it);
+    --slots.open;
+    close_later(c, true);
+    notify_one(slots);
+}
+
+void SessionPool::close_later(const std::shared_ptr<UpstreamConnection>& c, bool polite) {
+    if (!polite) {
+        c->close();
+        return;
+    }
+    asio::co_spawn(executor_, quit_and_close(shared_from_this(), c), asio::detached);
+}
+
+void SessionPool::shutdown() {
+    stopping_ = true;
+    for (auto& [name, slots] : accounts_) {
+        for (auto& c : slots.idle) {
+            ++c->idle_generation;
+            c->idle_timer.cancel();
+            --slots.open;
+            close_later(c, true);
+        }
+        slots.idle.clear();
+        while (!slots.waiters.empty()) notify_one(slots);
+    }
+}
+
+std::uint64_t SessionPool::open_sessions() const {
+    std::uint64_t n = 0;
+    for (const auto& [name, slots] : accounts_) n += slots.open;
+    return n;
+}
+
+std::uint64_t SessionPool::idle_sessions() const {
+    std::uint64_t n = 0;
+    for (const auto& [name, slots] : accounts_) n += slots.idle.size();
+    return n;
+}
+
+}  // namespace rp::relay
