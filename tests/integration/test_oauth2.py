@@ -120,6 +120,8 @@ def test_mail_goes_out_with_tokens_fetched_once_per_account(tmp_path, pki, upstr
             assert claims["iss"] == endpoint.sa.email
             assert claims["scope"] == "https://mail.google.com/"
         assert metric(relay, "relaypool_oauth2_token_fetches_total", result="ok") == len(used)
+        for account in used:
+            assert f'relaypool_oauth2_token_age_seconds{{account="{account}"}}' in relay.metrics()
         assert all(a["state"] == "active" for a in relay.pool_status().values())
         assert "ya29." not in relay.log()  # tokens are never logged
     finally:
