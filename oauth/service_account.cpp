@@ -52,14 +52,25 @@ std::optional<HttpsUrl> parse_https_url(std::string_view url) {
     if (out.port.empty()) {
         if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
             return std::nullopt;
-        out.port = std::string(port);
+        const int number = std::stoi(std::string(port));
+        if (number < 1 || number > 65535) return std::nullopt;
+        out.port = std::to_string(number);
     }
+    // The target goes into the request line as it is: no spaces, controls
+    // or fragment.
+    for (char c : out.target)
+        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f || c == '#') return std::nullopt;
     if (host.empty()) return std::nullopt;
     for (char c : host)
         if (static_cast<unsigned char>(c) <= ' ' || c == '#' || c == '?' || c == '@' || c == '[' || c == ']')
             return std::nullopt;
     out.host = std::string(host);
     return out;
+}
+
+std::string HttpsUrl::authority() const {
+    std::string out = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    return port == "443" ? out : out + ":" + port;
 }
 
 ServiceAccountResult parse_service_account(std::string_view json_text) {

@@ -18,9 +18,11 @@ class RsaSigner;
 
 // "https://oauth2.googleapis.com/token" split for the HTTP client.
 struct HttpsUrl {
-    std::string host;
+    std::string host;  // a name or an IP literal (IPv6 without brackets)
     std::string port = "443";
     std::string target = "/";  // path and query
+    // The Host header (RFC 9110 7.2): host[:port], IPv6 in brackets.
+    std::string authority() const;
 };
 // nullopt unless the URL is https://host[:port][/path] (no user info).
 std::optional<HttpsUrl> parse_https_url(std::string_view url);

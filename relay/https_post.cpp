@@ -3,6 +3,8 @@
 // closes the socket, and whatever step was running fails.
 #include "relay/https_post.hpp"
 
+#include <openssl/crypto.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -69,7 +71,7 @@ asio::awaitable<HttpsReply> https_post(asio::any_io_executor executor, asio::ssl
     if (hec || x->timed_out) co_return failure(*x, "TLS with " + url.host, hec);
 
     http::request<http::string_body> request{http::verb::post, url.target, 11};
-    request.set(http::field::host, url.host);
+    request.set(http::field::host, url.authority());
     request.set(http::field::user_agent, "relaypool");
     request.set(http::field::content_type, content_type);
     request.set(http::field::accept, "application/json");
@@ -77,6 +79,7 @@ asio::awaitable<HttpsReply> https_post(asio::any_io_executor executor, asio::ssl
     request.body() = std::move(body);
     request.prepare_payload();
     auto [wec, written] = co_await http::async_write(x->stream, request, use_tuple);
+    OPENSSL_cleanse(request.body().data(), request.body().size());  // a signed assertion: valid for an hour
     if (wec || x->timed_out) co_return failure(*x, "send request", wec);
 
     beast::flat_buffer buffer;

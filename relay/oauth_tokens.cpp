@@ -1,13 +1,14 @@
 // XOAUTH2 token source (see oauth_tokens.hpp).
 #include "relay/oauth_tokens.hpp"
 
+#include <openssl/crypto.h>
 #include <sys/stat.h>
 
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 
 #include <map>
-#include <set>
+#include <optional>
 #include <vector>
 
 #include "common/log.hpp"
@@ -64,9 +65,16 @@ struct TokenSource::Impl : std::enable_shared_from_this<Impl> {
         tls_error = setup_client_tls(tls, options.ca_file);
     }
 
+    // A key file as last read, and the last version of it that parsed.
     struct LoadedKey {
         timespec mtime{};
-        oauth::ServiceAccountResult result;
+        bool read = false;
+        std::string error;                             // of the last read
+        std::optional<oauth::ServiceAccountKey> good;  // the last one that parsed
+    };
+    struct KeyChoice {
+        const oauth::ServiceAccountKey* key = nullptr;  // null: never parsed
+        std::string error;
     };
 
     asio::any_io_executor executor;
@@ -75,48 +83,59 @@ struct TokenSource::Impl : std::enable_shared_from_this<Impl> {
     metrics::Metrics* metrics;
     asio::ssl::context tls{asio::ssl::context::tls_client};
     std::string tls_error;
-    TokenCache cache;
-    std::map<std::string, std::vector<asio::steady_timer*>> waiters;
-    std::map<std::string, LoadedKey> keys;  // by key file path
-    std::set<std::string> accounts;         // that asked for a token (metrics)
+    TokenCache cache;  // by cache_key(): a reload that changes the key file or scope starts afresh
+    std::map<std::string, std::vector<asio::steady_timer*>> waiters;  // by cache key
+    std::map<std::string, LoadedKey> keys;                            // by key file path
+    std::map<std::string, std::string> accounts;                      // cache key -> account (metrics)
     std::uint64_t fetches = 0;
 
-    // The key file, read again when its mtime changes (a rotated key).
-    const oauth::ServiceAccountResult& key_for(const std::string& path) {
-        struct stat st {};
+    static std::string cache_key(const config::Account& a) {
+        return a.username + '\n' + a.oauth2->service_account_file + '\n' + a.oauth2->scope;
+    }
+
+    // The key file, read again when its mtime changes (a rotated key). A
+    // version that does not parse (a copy still being written) or a file
+    // briefly missing keeps the last good key in use; only a file that never
+    // parsed is a refusal.
+    KeyChoice key_for(const std::string& path) {
         LoadedKey& k = keys[path];
+        struct stat st {};
         if (::stat(path.c_str(), &st) != 0) {
-            k = LoadedKey{{}, {std::nullopt, path + ": cannot read the service account key file"}};
-            return k.result;
-        }
-        const bool changed = st.st_mtim.tv_sec != k.mtime.tv_sec || st.st_mtim.tv_nsec != k.mtime.tv_nsec;
-        if (changed || (!k.result.key && k.result.error.empty())) {
+            k.error = path + ": cannot read the service account key file";
+        } else if (!k.read || st.st_mtim.tv_sec != k.mtime.tv_sec || st.st_mtim.tv_nsec != k.mtime.tv_nsec) {
+            k.read = true;
             k.mtime = st.st_mtim;
-            k.result = oauth::load_service_account_file(path);
+            oauth::ServiceAccountResult r = oauth::load_service_account_file(path);
+            k.error = r.error;
+            if (r.key) k.good = std::move(r.key);
         }
-        return k.result;
+        if (!k.error.empty() && k.good)
+            log::warn("oauth2", "service account key file unusable; the last good key stays in use",
+                      {{"file", path}, {"error", k.error}});
+        return KeyChoice{k.good ? &*k.good : nullptr, k.error};
     }
 
     asio::awaitable<TokenReply> fetch(const config::Account& account) {
-        ++fetches;
-        const oauth::ServiceAccountResult& loaded = key_for(account.oauth2->service_account_file);
-        if (!loaded.key) co_return oauth::key_unusable(loaded.error);
+        const KeyChoice choice = key_for(account.oauth2->service_account_file);
+        if (!choice.key) co_return oauth::key_unusable(choice.error);
         if (!tls_error.empty()) co_return oauth::unreachable(tls_error);
-        const oauth::ServiceAccountKey& key = *loaded.key;
+        ++fetches;
+        const oauth::ServiceAccountKey& key = *choice.key;
         const std::int64_t now = unix_seconds(clock.now());
         const std::string scope =
             account.oauth2->scope.empty() ? std::string(default_scope) : account.oauth2->scope;
         const oauth::JwtClaims claims{
             key.client_email, account.username, scope, key.token_uri, now, now + assertion_lifetime_seconds};
-        std::string assertion = oauth::make_assertion(*key.signer, key.private_key_id, claims);
-        if (assertion.empty()) co_return oauth::unreachable("signing the JWT failed (OpenSSL)");
-        const oauth::HttpsUrl url = key.token_url;  // the key may be reloaded while we wait
+        std::string form =
+            std::string(grant_prefix) + oauth::make_assertion(*key.signer, key.private_key_id, claims);
+        if (form.size() == grant_prefix.size())
+            co_return oauth::unreachable("signing the JWT failed (OpenSSL)");
+        const oauth::HttpsUrl url = key.token_url;  // the key may be re-read while we wait
         HttpsReply http = co_await https_post(executor, tls, url, "application/x-www-form-urlencoded",
-                                              std::string(grant_prefix) + assertion, options.timeout);
-        std::fill(assertion.begin(), assertion.end(), '\0');
+                                              std::move(form), options.timeout);
         if (http.status == 0) co_return oauth::unreachable("token endpoint " + url.host + ": " + http.error);
         TokenReply reply = oauth::parse_token_reply(http.status, http.body);
-        std::fill(http.body.begin(), http.body.end(), '\0');
+        OPENSSL_cleanse(http.body.data(), http.body.size());
         co_return reply;
     }
 
@@ -132,41 +151,80 @@ struct TokenSource::Impl : std::enable_shared_from_this<Impl> {
         }
     }
 
-    void wake_all(const std::string& account) {
-        auto it = waiters.find(account);
+    void wake_all(const std::string& key) {
+        auto it = waiters.find(key);
         if (it == waiters.end()) return;
         for (asio::steady_timer* t : it->second) t->cancel();
         waiters.erase(it);
     }
 
+    // Ends a fetch however the coroutine leaves (an exception, a frame
+    // destroyed at shutdown), so the account is never left "fetching" with
+    // its waiters asleep forever. The unwind path uses the start time: the
+    // clock's owner may already be gone.
+    struct FetchGuard {
+        Impl& impl;
+        std::string key;
+        WallTime started;
+        bool done = false;
+        void complete(const TokenReply& reply, WallTime now) {
+            done = true;
+            impl.cache.complete(key, reply, now);
+            impl.wake_all(key);
+        }
+        ~FetchGuard() {
+            if (!done) complete(oauth::unreachable("token fetch abandoned"), started);
+        }
+    };
+
+    // A send waiting for another's fetch: its timer is listed for wake_all()
+    // exactly as long as the waiting frame exists.
+    struct WaitRegistration {
+        Impl& impl;
+        std::string key;
+        asio::steady_timer* timer;
+        WaitRegistration(Impl& i, std::string k, asio::steady_timer* t)
+            : impl(i), key(std::move(k)), timer(t) {
+            impl.waiters[key].push_back(timer);
+        }
+        ~WaitRegistration() {
+            if (auto it = impl.waiters.find(key); it != impl.waiters.end()) std::erase(it->second, timer);
+        }
+    };
+
     asio::awaitable<TokenReply> token(config::Account account) {
         auto self = shared_from_this();
-        accounts.insert(account.username);
+        const std::string key = cache_key(account);
+        accounts[key] = account.username;
         for (;;) {
-            TokenCache::Decision d = cache.acquire(account.username, clock.now());
+            TokenCache::Decision d = cache.acquire(key, clock.now());
             if (d.action == TokenCache::Action::use) co_return use(std::move(d.token));
             if (d.action == TokenCache::Action::fail) co_return d.failure;
             if (d.action == TokenCache::Action::wait) {
                 asio::steady_timer wake(executor, asio::steady_timer::time_point::max());
-                waiters[account.username].push_back(&wake);
+                WaitRegistration registered(*this, key, &wake);
                 co_await wake.async_wait(use_tuple);
                 continue;
             }
+            FetchGuard guard{*this, key, clock.now()};
             TokenReply reply = co_await fetch(account);
-            cache.complete(account.username, reply, clock.now());
+            guard.complete(reply, clock.now());
             record(account.username, reply);
-            wake_all(account.username);
-            // A renewal that failed for now: the old token still has time.
-            if (reply.failure == TokenFailure::unavailable && !d.token.empty())
-                co_return use(std::move(d.token));
+            // A renewal that failed for now: the cache says whether the old
+            // token still has time (and was not dropped meanwhile).
+            if (reply.failure == TokenFailure::unavailable && !d.token.empty()) continue;
             co_return reply;
         }
     }
 
+    void drop(const config::Account& account, const std::string& token) {
+        if (account.oauth2) cache.drop(cache_key(account), token);
+    }
+
     void publish(WallTime now) {
         if (!metrics) return;
-        for (const auto& account : accounts) {
-            auto age = cache.age(account, now);
+        for (const auto& [key, account] : accounts) {
+            auto age = cache.age(key, now);
             metrics->set_oauth2_token_age(account, age ? static_cast<double>(age->count()) : 0.0);
         }
     }
@@ -184,8 +242,8 @@ asio::awaitable<TokenReply> TokenSource::token(config::Account account) {
     return impl_->token(std::move(account));
 }
 
-void TokenSource::drop(const std::string& account, const std::string& token) {
-    impl_->cache.drop(account, token);
+void TokenSource::drop(const config::Account& account, const std::string& token) {
+    impl_->drop(account, token);
 }
 
 void TokenSource::publish(WallTime now) {

@@ -50,10 +50,10 @@ class TokenSource {
     // A token for `account` (which must have oauth2 set), or why not.
     boost::asio::awaitable<oauth::TokenReply> token(config::Account account);
     // The upstream refused `token` (535 after XOAUTH2): fetch afresh next time.
-    void drop(const std::string& account, const std::string& token);
+    void drop(const config::Account& account, const std::string& token);
     // Token ages into relaypool_oauth2_token_age_seconds.
     void publish(WallTime now);
-    // Fetches made so far (tests, logs).
+    // Requests sent to token endpoints so far (tests, logs).
     std::uint64_t fetches() const;
 
   private:

@@ -136,6 +136,21 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
                    {"text", o.text}});
     }
 
+    // One session slot of the pool for the length of one attempt: given back
+    // (idle or closed) by release(), or closed when the attempt unwinds any
+    // other way, so a slot is never lost.
+    struct LeaseGuard {
+        SessionPool& pool;
+        const std::string& account;
+        std::shared_ptr<UpstreamConnection> conn;  // null until opened
+        bool held = true;
+        void release(Halt halt) {
+            if (!std::exchange(held, false)) return;
+            pool.release(account, conn, halt);
+        }
+        ~LeaseGuard() { release(Halt::failed); }
+    };
+
     // The secret the session authenticates with: the password, or an
     // XOAUTH2 access token (the failure outcome when there is none).
     struct Secret {
@@ -174,30 +189,27 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
             co_return failed(protocol::local_outcome(Stage::connect, LocalFailure::protocol, err));
 
         bool token_retried = false;
-        for (int attempt = 0;; ++attempt) {
+        bool stale_retried = false;
+        for (;;) {
             SessionPool::Lease lease = co_await sessions->acquire(account.username);
             if (!lease.granted)
                 co_return failed(protocol::local_outcome(Stage::connect, LocalFailure::protocol,
                                                          "transport is shutting down"));
-            std::shared_ptr<UpstreamConnection> c = std::move(lease.conn);
-            const bool reused = c != nullptr;
-            if (!c) {
+            LeaseGuard slot{*sessions, account.username, std::move(lease.conn)};
+            const bool reused = slot.conn != nullptr;
+            if (!reused) {
                 Secret secret = co_await secret_for(account);
-                if (secret.failure) {
-                    sessions->release(account.username, nullptr, Halt::failed);
-                    co_return failed(std::move(*secret.failure));
-                }
+                if (secret.failure) co_return failed(std::move(*secret.failure));
                 ++stats.connections;
-                c = std::make_shared<UpstreamConnection>(
+                slot.conn = std::make_shared<UpstreamConnection>(
                     executor, tls, endpoint, client_config(account, secret.value), account.username);
-                std::optional<UpstreamOutcome> failure = co_await c->open();
+                std::optional<UpstreamOutcome> failure = co_await slot.conn->open();
                 if (failure) {
-                    sessions->release(account.username, nullptr, Halt::failed);
-                    c->close();
+                    slot.release(Halt::failed);
                     if (account.oauth2 && tokens && !token_retried && token_rejected(*failure)) {
                         token_retried = true;
                         ++stats.token_retries;
-                        tokens->drop(account.username, secret.value);
+                        tokens->drop(account, secret.value);
                         log::info("upstream",
                                   "XOAUTH2 token refused by the upstream; retrying with a fresh one",
                                   {{"account", account.username}});
@@ -209,18 +221,20 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
                 log::info("upstream", "session ready",
                           {{"account", account.username}, {"host", options.host}});
             }
-            if (!c->session().begin_message(outgoing(req))) {
-                sessions->release(account.username, c, Halt::failed);
+            UpstreamConnection& c = *slot.conn;
+            if (!c.session().begin_message(outgoing(req))) {
+                slot.release(Halt::failed);
                 co_return failed(protocol::local_outcome(Stage::mail, LocalFailure::protocol,
                                                          "session refused the message"));
             }
             if (reused) ++stats.reused;
-            ++c->messages;
+            ++c.messages;
             body.rewind();
-            DriveResult r = co_await c->drive(&body);
-            auto result = c->session().take_message_result();
-            sessions->release(account.username, c, r.halt);
-            if (reused && attempt == 0 && stale_session(r)) {
+            DriveResult r = co_await c.drive(&body);
+            auto result = c.session().take_message_result();
+            slot.release(r.halt);
+            if (reused && !stale_retried && stale_session(r)) {
+                stale_retried = true;
                 ++stats.retried_stale;
                 log::debug("upstream", "idle session was closed by the upstream; reconnecting",
                            {{"account", account.username}});

@@ -104,7 +104,10 @@ UpstreamConnection::UpstreamConnection(const asio::any_io_executor& executor, ss
                     deadline_passed_ = true;
                     resolver_.cancel();
                     error_code ignored;
-                    socket().cancel(ignored);
+                    if (connecting_)
+                        socket().close(ignored);
+                    else
+                        socket().cancel(ignored);
                 }),
       session_(std::move(config)),
       account_(std::move(account)) {}
@@ -216,18 +219,21 @@ asio::awaitable<DriveResult> UpstreamConnection::drive(BodyReader* body) {
 // (a dead DNS server) must not hold a delivery slot.
 asio::awaitable<std::optional<UpstreamOutcome>> UpstreamConnection::connect() {
     const std::string where = endpoint_.host + ":" + std::to_string(endpoint_.port);
+    connecting_ = true;
     arm(endpoint_.connect_timeout);
     auto [rec, endpoints] =
         co_await resolver_.async_resolve(endpoint_.host, std::to_string(endpoint_.port), use_tuple);
-    if (rec) {
+    if (rec || deadline_passed_) {
+        connecting_ = false;
         const bool timed_out = disarm();
         co_return protocol::local_outcome(
             Stage::connect, timed_out ? LocalFailure::timeout : LocalFailure::dns,
             "cannot resolve " + endpoint_.host + ": " + io_text(rec, timed_out, endpoint_.connect_timeout));
     }
     auto [ec, endpoint] = co_await asio::async_connect(socket(), endpoints, use_tuple);
+    connecting_ = false;
     const bool timed_out = disarm();
-    if (ec) {
+    if (ec || timed_out) {  // timed out just as it connected: the socket is closed
         co_return protocol::local_outcome(
             Stage::connect, connect_failure(ec, timed_out),
             "connect to " + where + ": " + io_text(ec, timed_out, endpoint_.connect_timeout));

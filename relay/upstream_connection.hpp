@@ -108,11 +108,14 @@ class UpstreamConnection {
     void arm(std::chrono::milliseconds timeout);
     bool disarm();  // true when the deadline had passed
 
-    const UpstreamEndpoint& endpoint_;
+    const UpstreamEndpoint endpoint_;  // a copy: idle sessions may outlive the transport
     boost::asio::ssl::stream<tcp::socket> stream_;
     tcp::resolver resolver_;
     rp::Deadline deadline_;
     bool deadline_passed_ = false;
+    // While connecting the deadline closes the socket: a cancel would only
+    // move async_connect on to the next address, without a deadline.
+    bool connecting_ = false;
     protocol::ClientSession session_;
     std::string account_;
     bool tls_ = false;

@@ -72,6 +72,7 @@ class FakeTokenEndpoint:
         self.delegated = set(delegated) if delegated is not None else None  # None: every mailbox
         self.denied: dict = {}  # sub -> (error, description, status)
         self.status_override = None  # e.g. 503: every request gets it
+        self.delay = 0.0  # seconds before answering (a slow endpoint: concurrent sends must share one fetch)
         self.lock = threading.Lock()
         self.fetches: dict = {}  # sub -> successful token requests
         self.requests = 0
@@ -192,7 +193,9 @@ class FakeTokenEndpoint:
     def _answer(self, path: str, content_type: str, form: dict):
         with self.lock:
             self.requests += 1
-            override = self.status_override
+            override, delay = self.status_override, self.delay
+        if delay:
+            time.sleep(delay)
         if override:
             return override, {"error": "internal_failure", "error_description": "Backend Error"}
         if path != "/token" or not content_type.startswith("application/x-www-form-urlencoded"):

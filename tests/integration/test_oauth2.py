@@ -16,12 +16,14 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 
 import pytest
 
 import harness
 from fake_token_endpoint import FakeTokenEndpoint, ServiceAccount
+import fake_upstream as fu
 from fake_upstream import FakeUpstream
 from test_delivery import RelayProcess, message, submit
 
@@ -102,16 +104,29 @@ def start_relay(tmp_path, pki, upstream, key_file, **settings):
     return relay
 
 
+def submit_concurrently(relay, n, prefix):
+    threads = [threading.Thread(target=submit, args=(relay, message(f"{prefix}-{i}"), [f"c{i}@example.net"]))
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def test_mail_goes_out_with_tokens_fetched_once_per_account(tmp_path, pki, upstream, endpoint, key_file):
+    # A slow endpoint: both sessions of an account want its token at once
+    # and must share one fetch (single flight).
+    endpoint.delay = 1.5
     relay = start_relay(tmp_path, pki, upstream, key_file)
     try:
         n = 15
-        for i in range(n):
-            submit(relay, message(f"oauth-{i}"), [f"customer{i}@example.net"])
+        submit_concurrently(relay, n, "oauth")
         wait_for(lambda: len(accepted(upstream)) >= n, what="all messages delivered")
         txs = accepted(upstream)
         assert len(txs) == n
         assert {t.account for t in txs} <= set(MAILBOXES)
+        # sessions of one account overlapped while its token was being fetched
+        assert max(upstream.counter("logins", a) for a in MAILBOXES) >= 2
         # one token per account that sent, not one per message or session
         used = {t.account for t in txs}
         assert endpoint.fetch_count() == len(used)
@@ -184,7 +199,11 @@ def test_token_endpoint_down_mail_waits_nothing_bounces(tmp_path, pki, upstream,
         assert all(a["state"] == "active" for a in relay.pool_status().values())
         # the endpoint refusing connections outright is the same: temporary
         endpoint.down()
-        time.sleep(2)
+        before = metric(relay, "relaypool_oauth2_token_fetches_total", result="unavailable")
+        wait_for(lambda: metric(relay, "relaypool_oauth2_token_fetches_total", result="unavailable") > before,
+                 timeout=60, what="a fetch refused at the TCP level")
+        assert accepted(upstream) == []
+        assert all(a["state"] == "active" for a in relay.pool_status().values())
         endpoint.status_override = None
         endpoint.up()
         wait_for(lambda: len(accepted(upstream)) == 3, timeout=90, what="delivery after the endpoint returned")
@@ -209,6 +228,41 @@ def test_revoked_token_gets_one_fresh_token(tmp_path, pki, upstream, endpoint, k
         relay.wait_log(r"XOAUTH2 token refused by the upstream; retrying with a fresh one")
     finally:
         relay.stop()
+
+
+def test_a_token_refused_twice_disables_the_account_after_one_retry(tmp_path, pki, upstream, endpoint, key_file):
+    # Gmail refuses the mailbox whatever the token (e.g. SMTP is turned off
+    # for it): one fresh token is tried, then the account is disabled.
+    upstream.add_fault("auth", fu.AUTH_FAILED, account=MAILBOXES[0])
+    relay = start_relay(tmp_path, pki, upstream, key_file, mailboxes=MAILBOXES[:2])
+    try:
+        submit(relay, message("refused-twice"), ["a@example.net"])
+        wait_for(lambda: relay.pool_status()[MAILBOXES[0]]["state"] == "disabled", what="account disabled")
+        assert endpoint.fetch_count(MAILBOXES[0]) == 2
+        assert upstream.counter("auth_attempts", MAILBOXES[0]) == 2
+        wait_for(lambda: len(accepted(upstream)) == 1, what="delivery through the other account")
+        assert accepted(upstream)[0].account == MAILBOXES[1]
+    finally:
+        relay.stop()
+
+
+def test_token_endpoint_with_an_untrusted_certificate_is_never_used(tmp_path, pki, upstream, service_account):
+    # The token endpoint's certificate comes from a CA the relay does not
+    # trust: no assertion is sent to it, the mail waits, nobody is disabled.
+    other_pki = harness.make_pki(tmp_path / "other-pki")
+    with FakeTokenEndpoint(other_pki, service_account, upstream) as rogue:
+        key = service_account.write(str(tmp_path / "sa.json"), rogue.token_uri)
+        relay = start_relay(tmp_path, pki, upstream, key, mailboxes=MAILBOXES[:1])
+        try:
+            submit(relay, message("rogue"), ["a@example.net"])
+            wait_for(lambda: metric(relay, "relaypool_oauth2_token_fetches_total", result="unavailable") >= 1,
+                     what="the fetch refused by TLS verification")
+            assert rogue.assertions == [] and rogue.fetch_count() == 0
+            assert accepted(upstream) == []
+            assert relay.pool_status()[MAILBOXES[0]]["state"] == "active"
+            relay.wait_log(r"certificate verify failed|certificate verification failed")
+        finally:
+            relay.stop()
 
 
 def write_json(path, doc):

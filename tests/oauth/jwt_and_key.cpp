@@ -175,6 +175,12 @@ TEST_CASE("parse_https_url") {
         {"https://host:/token", false, "", "", ""},
         {"https://host:99999999/token", false, "", "", ""},
         {"https://ho st/token", false, "", "", ""},
+        {"https://host:0/token", false, "", "", ""},
+        {"https://host:65536/token", false, "", "", ""},
+        {"https://host:065535/token", false, "", "", ""},
+        {"https://host/to ken", false, "", "", ""},
+        {"https://host/token\r\nX: y", false, "", "", ""},
+        {"https://host/token#frag", false, "", "", ""},
         {"", false, "", "", ""},
     };
     for (const auto& row : rows) {
@@ -186,6 +192,9 @@ TEST_CASE("parse_https_url") {
         CHECK(u->port == row.port);
         CHECK(u->target == row.target);
     }
+    CHECK(parse_https_url("https://[::1]:8443/t")->authority() == "[::1]:8443");
+    CHECK(parse_https_url("https://oauth2.googleapis.com/token")->authority() == "oauth2.googleapis.com");
+    CHECK(parse_https_url("https://127.0.0.1:8443/token")->authority() == "127.0.0.1:8443");
 }
 
 TEST_CASE("load_service_account_file: unreadable and oversized files name the path") {

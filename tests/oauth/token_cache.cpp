@@ -55,13 +55,27 @@ TEST_CASE("token cache: first use fetches, then the token is reused until its re
         CHECK(cache.acquire("a@x", clock.now()).token == "t2");
         CHECK(cache.age("a@x", clock.now()) == 0s);
     }
-    SUBCASE("a failed renewal keeps the old token until shortly before it expires") {
+    SUBCASE("a failed renewal keeps the old token, also while the fetches back off") {
         cache.complete("a@x", temporary(), clock.now());
-        clock.advance(300s - 31s);
+        clock.advance(1s);  // within the 5 s backoff: no fetch, the old token
+        auto d = cache.acquire("a@x", clock.now());
+        CHECK(d.action == Action::use);
+        CHECK(d.token == "t1");
+        clock.advance(10s);  // backoff over: fetch again, the old token as fallback
+        d = cache.acquire("a@x", clock.now());
+        CHECK(d.action == Action::fetch);
+        CHECK(d.token == "t1");
+        cache.complete("a@x", temporary(), clock.now());
+        clock.advance(1s);  // backing off (10 s now): the old token
         CHECK(cache.acquire("a@x", clock.now()).token == "t1");
-        clock.advance(1s);  // 30 s before expiry: too late to start a session with it
-        const auto late = cache.acquire("a@x", clock.now());
-        CHECK(late.action != Action::use);
+        clock.advance(300s - 12s - 30s);  // 30 s before expiry: too late to start a session with it
+        d = cache.acquire("a@x", clock.now());
+        CHECK(d.action == Action::fetch);
+        CHECK(d.token.empty());  // no fallback any more
+        cache.complete("a@x", temporary(), clock.now());
+        d = cache.acquire("a@x", clock.now());
+        CHECK(d.action == Action::fail);  // backing off and nothing usable: the mail waits
+        CHECK(d.failure.failure == TokenFailure::unavailable);
     }
 }
 
