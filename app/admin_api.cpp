@@ -25,10 +25,6 @@ metrics::HttpResponse json_error(int status, const std::string& message) {
 relay::AdminResponse dispatch(relay::Relay& relay, const admin::Route& r) {
     using admin::Action;
     switch (*r.action) {
-        case Action::queue_list:
-            return relay.queue_list();
-        case Action::queue_show:
-            return relay.queue_show(r.argument);
         case Action::queue_retry:
             return relay.queue_retry(r.argument);
         case Action::queue_retry_all:
@@ -41,26 +37,44 @@ relay::AdminResponse dispatch(relay::Relay& relay, const admin::Route& r) {
             return relay.pool_pause(r.argument);
         case Action::pool_resume:
             return relay.pool_resume(r.argument);
+        case Action::queue_list:
+        case Action::queue_show:
+            break;  // answered later (handle)
     }
     return {500, R"({"error":"unhandled route"})"};
 }
 
-metrics::HttpResponse handle(relay::Relay& relay, const metrics::HttpRequest& request) {
-    admin::Route r = admin::route(request.method, request.path);
-    if (!r.action) return json_error(r.status, r.error);
-    relay::AdminResponse answer = dispatch(relay, r);
+void answer(const metrics::HttpRequest& request, relay::AdminResponse a,
+            const metrics::HttpServer::Respond& respond) {
     if (request.method != "GET")
-        log::info(
-            "admin", "admin request",
-            {{"method", request.method}, {"path", request.path}, {"status", std::to_string(answer.status)}});
-    return json_response(answer.status, std::move(answer.body));
+        log::info("admin", "admin request",
+                  {{"method", request.method}, {"path", request.path}, {"status", std::to_string(a.status)}});
+    respond(json_response(a.status, std::move(a.body)));
+}
+
+void handle(relay::Relay& relay, const metrics::HttpRequest& request, metrics::HttpServer::Respond respond) {
+    admin::Route r = admin::route(request.method, request.path);
+    if (!r.action) return respond(json_error(r.status, r.error));
+    if (*r.action == admin::Action::queue_list) {
+        auto page =
+            admin::parse_page_query(request.query, relay::Relay::kDefaultPage, relay::Relay::kMaxPage);
+        if (!page.error.empty()) return respond(json_error(400, page.error));
+        return relay.queue_list(page.after, page.limit, [respond](relay::AdminResponse a) {
+            respond(json_response(a.status, std::move(a.body)));
+        });
+    }
+    if (*r.action == admin::Action::queue_show)
+        return relay.queue_show(r.argument, [respond](relay::AdminResponse a) {
+            respond(json_response(a.status, std::move(a.body)));
+        });
+    answer(request, dispatch(relay, r), respond);
 }
 
 }  // namespace
 
 metrics::HttpServer::ApiHandler make_admin_handler(relay::Relay& relay) {
     return [&relay](const metrics::HttpRequest& request, metrics::HttpServer::Respond respond) {
-        respond(handle(relay, request));
+        handle(relay, request, std::move(respond));
     };
 }
 

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "app/admin_client.hpp"
 #include "app/admin_render.hpp"
@@ -98,6 +99,29 @@ int print_success(const Options& o, Shape shape, const admin::Reply& reply) {
     return exit_ok;
 }
 
+// `queue list`: every page, oldest first (the server answers at most
+// kPage messages per request, read off its event loop).
+constexpr int kPage = 1000;
+
+admin::CallResult list_all(const admin::AdminUrl& url, const std::string& path, const std::string& token) {
+    std::vector<std::string> pages;
+    std::string after;
+    while (true) {
+        std::string query = path + "?limit=" + std::to_string(kPage);
+        if (!after.empty()) query += "&after=" + admin::url_encode(after);
+        auto result = admin::call(url, "GET", query, token);
+        if (!result.reply || result.reply->status != 200) return result;
+        auto next = admin::next_page_after(result.reply->body);
+        pages.push_back(std::move(result.reply->body));
+        if (!next || next->empty() || *next == after) {
+            auto joined = admin::join_queue_pages(pages);
+            result.reply->body = joined ? *joined : pages.back();
+            return result;
+        }
+        after = *next;
+    }
+}
+
 }  // namespace
 
 int run_admin_command(const Options& options) {
@@ -108,7 +132,8 @@ int run_admin_command(const Options& options) {
     }
     const std::string token = token_of(options);
     const Plan p = plan(options);
-    auto result = admin::call(*url.url, p.method, p.path, token);
+    auto result = p.shape == Shape::queue_list ? list_all(*url.url, p.path, token)
+                                               : admin::call(*url.url, p.method, p.path, token);
     if (!result.reply) {
         std::cerr << "relaypool: " << result.error << "\n";
         return exit_unreachable;

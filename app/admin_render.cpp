@@ -192,6 +192,26 @@ std::optional<std::string> render_queue_list(std::string_view text) {
     return render_table({"ID", "AGE", "STATE", "ATTEMPTS", "SENDER", "RECIPIENTS", "LAST-ERROR"}, rows);
 }
 
+std::optional<std::string> next_page_after(std::string_view text) {
+    auto body = parse_object(text);
+    if (!body || !objects(*body, "messages")) return std::nullopt;
+    return raw(*body, "next_after");
+}
+
+std::optional<std::string> join_queue_pages(const std::vector<std::string>& pages) {
+    json::array all;
+    json::value total = 0;
+    for (const auto& text : pages) {
+        auto body = parse_object(text);
+        if (!body) return std::nullopt;
+        json::value* messages = body->if_contains("messages");
+        if (!messages || !messages->is_array()) return std::nullopt;
+        for (auto& m : messages->as_array()) all.push_back(std::move(m));
+        if (const json::value* t = body->if_contains("total")) total = *t;
+    }
+    return json::serialize(json::object{{"messages", std::move(all)}, {"total", total}});
+}
+
 std::optional<std::string> render_queue_show(std::string_view text) {
     auto body = parse_object(text);
     if (!body || !body->contains("id")) return std::nullopt;

@@ -33,6 +33,12 @@ std::string format_age(std::int64_t seconds);
 std::string one_line(std::string_view text, std::string_view empty = "-");
 
 std::optional<std::string> render_queue_list(std::string_view json);
+// `queue list` pages (GET queue?after=...): the cursor of the next page
+// ("" = this was the last page; nullopt = not a listing), and the pages
+// joined into one listing body {"messages":[...],"total":N} (nullopt when
+// one is not a listing).
+std::optional<std::string> next_page_after(std::string_view json);
+std::optional<std::string> join_queue_pages(const std::vector<std::string>& pages);
 std::optional<std::string> render_queue_show(std::string_view json);
 std::optional<std::string> render_pool_status(std::string_view json);
 // One confirmation line for retry / delete / pause / resume answers.

@@ -89,6 +89,29 @@ int hex_value(char c) {
     return -1;
 }
 
+std::vector<std::string_view> split_on(std::string_view text, char sep) {
+    std::vector<std::string_view> out;
+    while (!text.empty()) {
+        auto at = text.find(sep);
+        out.push_back(text.substr(0, at));
+        if (at == std::string_view::npos) break;
+        text.remove_prefix(at + 1);
+    }
+    return out;
+}
+
+bool parse_limit(std::string_view text, std::size_t max, std::size_t& out) {
+    if (text.empty() || text.size() > 9) return false;
+    std::size_t n = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return false;
+        n = n * 10 + static_cast<std::size_t>(c - '0');
+    }
+    if (n < 1 || n > max) return false;
+    out = n;
+    return true;
+}
+
 }  // namespace
 
 Route route(std::string_view method, std::string_view path) {
@@ -154,6 +177,29 @@ bool valid_account_name(std::string_view name) {
         auto u = static_cast<unsigned char>(c);
         return u > 0x20 && u != 0x7f;
     });
+}
+
+PageQuery parse_page_query(std::string_view query, std::size_t default_limit, std::size_t max_limit) {
+    PageQuery q;
+    q.limit = default_limit;
+    for (std::string_view pair : split_on(query, '&')) {
+        const auto eq = pair.find('=');
+        const std::string_view key = pair.substr(0, eq);
+        auto value = url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+        if (key != "limit" && key != "after") continue;
+        if (!value) {
+            q.error = "malformed percent-escape in the query";
+            return q;
+        }
+        if (key == "after") {
+            if (!valid_message_id(*value)) q.error = "after: a message id";
+            q.after = std::move(*value);
+        } else if (!parse_limit(*value, max_limit, q.limit)) {
+            q.error = "limit: a number from 1 to " + std::to_string(max_limit);
+        }
+        if (!q.error.empty()) return q;
+    }
+    return q;
 }
 
 }  // namespace rp::app::admin

@@ -8,6 +8,7 @@
 // No I/O. Used by app/admin_api.cpp and tests/app.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,5 +49,15 @@ std::string url_encode(std::string_view text);
 // control characters, spaces or DEL.
 bool valid_message_id(std::string_view id);
 bool valid_account_name(std::string_view name);
+
+// The query of GET queue: `limit=N` (1..max_limit, default `default_limit`)
+// and `after=ID` (the cursor: the last id of the previous page). Unknown
+// keys are ignored; a malformed value sets `error` (a 400).
+struct PageQuery {
+    std::size_t limit = 0;
+    std::string after;
+    std::string error;
+};
+PageQuery parse_page_query(std::string_view query, std::size_t default_limit, std::size_t max_limit);
 
 }  // namespace rp::app::admin

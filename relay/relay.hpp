@@ -14,6 +14,7 @@
 // Used by app/ only (server/ sees just the SpoolIntake returned by intake()).
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -83,17 +84,26 @@ class Relay {
     std::string readiness_problem() const;
 
     // ---- admin API (JSON bodies; SPEC.md "queue" and "pool" commands) ------
-    // GET queue: {"messages":[{"id","age_seconds","state","attempts",
-    //   "sender","recipients":[...],"last_error","next_attempt_in_seconds"}]}
-    //   At most 10,000 are listed, oldest first; beyond that the object also
-    //   has "total":N,"truncated":true.
-    AdminResponse queue_list() const;
+    // Answers that read the disk call `respond` later, from the spool's
+    // background thread (never on the event loop); the others inline.
+    using Respond = std::function<void(AdminResponse)>;
+
+    // GET queue?limit=N&after=ID: one page of the queue, oldest first:
+    //   {"messages":[{"id","age_seconds","state","attempts","sender",
+    //   "recipients":[...],"last_error","next_attempt_in_seconds","size"}],
+    //   "total":N, "next_after":"ID" (only when more messages follow)}.
+    //   The page (which ids, how many are queued) comes from the in-memory
+    //   index; the page's envelopes are read on the spool's background
+    //   thread. limit: 1..kMaxPage (the caller checks).
+    static constexpr std::size_t kDefaultPage = 100, kMaxPage = 1000;
+    void queue_list(const std::string& after, std::size_t limit, Respond respond) const;
     // GET queue/ID: {"id","arrival","age_seconds","state","attempts",
     //   "next_attempt","last_error","envelope":{"mail_from","ret","envid",
     //   "listener","client_addr","auth_user","size"},
     //   "recipients":[{"address","status","attempts","last_reply","account"}],
     //   "history":[{"at","account","result"}]}   (times: RFC 3339 UTC)
-    AdminResponse queue_show(std::string_view id) const;
+    //   Loaded on the spool's background thread.
+    void queue_show(std::string_view id, Respond respond) const;
     // POST queue/ID/retry: make one deferred message due now ({"retried":1}).
     AdminResponse queue_retry(std::string_view id);
     // POST queue/retry: every deferred message due now ({"retried":N}).

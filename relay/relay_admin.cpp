@@ -1,8 +1,12 @@
 // Relay facade, admin half: the JSON answers behind `relaypool queue ...` and
-// `relaypool pool ...` (shapes documented in relay.hpp). Reads go to the
-// spool (envelopes are loaded one at a time, never kept); changes go through
-// the engine so the scheduler and the pool stay consistent.
+// `relaypool pool ...` (shapes documented in relay.hpp). Listings are paged
+// from the spool's in-memory index; what needs the disk (a page's envelopes,
+// one message) is read on the spool's background thread, never on the event
+// loop that serves every SMTP session. Engine state (is a delivery running)
+// is taken on the loop before that. Changes go through the engine so the
+// scheduler and the pool stay consistent.
 #include <algorithm>
+#include <vector>
 
 #include "relay/admin_json.hpp"
 #include "relay/relay.hpp"
@@ -11,10 +15,6 @@
 namespace rp::relay {
 
 namespace {
-
-// Each listed message is one envelope read on the event loop: cap the list
-// so a huge queue cannot stall the loop (the oldest messages come first).
-constexpr std::size_t kMaxListed = 10000;
 
 AdminResponse not_running() {
     return {503, json::error("relay engine not running")};
@@ -30,23 +30,48 @@ std::string recipients_array(const spool::EnvelopeSpec& spec) {
     return out;
 }
 
-std::string shown_state(const Engine& engine, const std::string& id, spool::MessageState stored) {
-    return std::string(engine.scheduler().is_active(id) ? "active" : to_string(stored));
+std::string shown_state(bool active, spool::MessageState stored) {
+    return std::string(active ? "active" : to_string(stored));
 }
 
-std::string list_item(const Engine& engine, const spool::QueuedMessage& m, WallTime now) {
+std::string seconds_until(WallTime at, WallTime now) {
+    return json::seconds(at > now ? at - now : WallTime::duration{0});
+}
+
+// One listed message: the index summary, with sender, recipients and last
+// error from its envelope when it could be read (a message that cannot be
+// read right now is still listed, from the index alone).
+std::string list_item(const spool::MessageSummary& s, const spool::QueuedMessage* m, bool active,
+                      WallTime now) {
     std::string o = "{";
-    json::field(o, "id", json::quote(m.id));
-    json::field(o, "age_seconds", json::seconds(now - m.envelope.arrival));
-    json::field(o, "state", json::quote(shown_state(engine, m.id, m.state.state)));
-    json::field(o, "attempts", std::to_string(m.state.attempts));
-    json::field(o, "sender", json::quote(m.envelope.spec.mail_from));
-    json::field(o, "recipients", recipients_array(m.envelope.spec));
-    json::field(o, "last_error", json::quote(m.state.last_error));
-    const auto next = m.state.next_attempt > now ? m.state.next_attempt - now : WallTime::duration{0};
-    json::field(o, "next_attempt_in_seconds", json::seconds(next));
+    json::field(o, "id", json::quote(s.id));
+    json::field(o, "age_seconds", json::seconds(now - s.arrival));
+    json::field(o, "state", json::quote(shown_state(active, m ? m->state.state : s.state)));
+    json::field(o, "attempts", std::to_string(m ? m->state.attempts : s.attempts));
+    json::field(o, "sender", json::quote(m ? m->envelope.spec.mail_from : std::string()));
+    json::field(o, "recipients", m ? recipients_array(m->envelope.spec) : std::string("[]"));
+    json::field(o, "last_error", json::quote(m ? m->state.last_error : std::string()));
+    json::field(o, "next_attempt_in_seconds", seconds_until(m ? m->state.next_attempt : s.next_attempt, now));
+    json::field(o, "size", std::to_string(s.body_size));
     json::close(o, '}');
     return o;
+}
+
+// Runs on the spool's background thread: reads the page's envelopes.
+AdminResponse render_page(spool::Spool& spool, const spool::FileSpool::ListPage& page,
+                          const std::vector<bool>& active, WallTime now) {
+    std::string body = "{\"messages\":[";
+    for (std::size_t i = 0; i < page.messages.size(); ++i) {
+        const auto& s = page.messages[i];
+        auto m = spool.load(s.id);
+        if (m.error == make_error_code(spool::SpoolErrc::not_found)) continue;  // removed meanwhile
+        body += list_item(s, m ? &m.value : nullptr, active[i], now) + ",";
+    }
+    json::close(body, ']');
+    body += ",\"total\":" + std::to_string(page.total);
+    if (page.more && !page.messages.empty())
+        body += ",\"next_after\":" + json::quote(page.messages.back().id);
+    return {200, body + "}"};
 }
 
 std::string envelope_object(const spool::QueuedMessage& m) {
@@ -98,37 +123,31 @@ std::string history_array(const spool::DeliveryState& s) {
 
 }  // namespace
 
-AdminResponse Relay::queue_list() const {
+void Relay::queue_list(const std::string& after, std::size_t limit, Respond respond) const {
     Core* core = impl_->core.get();
-    if (!core) return not_running();
-    const WallTime now = core->clock.now();
-    const auto ids = core->spool->list();
-    std::string body = "{\"messages\":[";
-    std::size_t listed = 0;
-    for (const auto& id : ids) {
-        if (listed == kMaxListed) break;
-        auto m = core->spool->load(id);
-        if (!m) continue;  // removed meanwhile
-        body += list_item(*core->engine, m.value, now) + ",";
-        ++listed;
-    }
-    json::close(body, ']');
-    if (ids.size() > listed) body += ",\"total\":" + std::to_string(ids.size()) + ",\"truncated\":true";
-    return {200, body + "}"};
+    if (!core) return respond(not_running());
+    auto page = core->spool->list_page(after, limit);
+    std::vector<bool> active;
+    active.reserve(page.messages.size());
+    for (const auto& m : page.messages) active.push_back(core->engine->scheduler().is_active(m.id));
+    spool::FileSpool* spool = core->spool.get();
+    spool->post_background(
+        [spool, page = std::move(page), active = std::move(active), now = core->clock.now(),
+         respond = std::move(respond)] { respond(render_page(*spool, page, active, now)); });
 }
 
-AdminResponse Relay::queue_show(std::string_view id) const {
-    Core* core = impl_->core.get();
-    if (!core) return not_running();
-    auto loaded = core->spool->load(std::string(id));
+namespace {
+
+// Runs on the spool's background thread: one message, fully.
+AdminResponse show(spool::Spool& spool, const std::string& id, bool active, WallTime now) {
+    auto loaded = spool.load(id);
     if (!loaded) return not_found("no such message");
     const spool::QueuedMessage& m = loaded.value;
-    const WallTime now = core->clock.now();
     std::string o = "{";
     json::field(o, "id", json::quote(m.id));
     json::field(o, "arrival", json::time(m.envelope.arrival));
     json::field(o, "age_seconds", json::seconds(now - m.envelope.arrival));
-    json::field(o, "state", json::quote(shown_state(*core->engine, m.id, m.state.state)));
+    json::field(o, "state", json::quote(shown_state(active, m.state.state)));
     json::field(o, "attempts", std::to_string(m.state.attempts));
     json::field(o, "next_attempt", json::time(m.state.next_attempt));
     json::field(o, "last_error", json::quote(m.state.last_error));
@@ -137,6 +156,18 @@ AdminResponse Relay::queue_show(std::string_view id) const {
     json::field(o, "history", history_array(m.state));
     json::close(o, '}');
     return {200, o};
+}
+
+}  // namespace
+
+void Relay::queue_show(std::string_view id, Respond respond) const {
+    Core* core = impl_->core.get();
+    if (!core) return respond(not_running());
+    std::string key(id);
+    const bool active = core->engine->scheduler().is_active(key);
+    spool::FileSpool* spool = core->spool.get();
+    spool->post_background([spool, key = std::move(key), active, now = core->clock.now(),
+                            respond = std::move(respond)] { respond(show(*spool, key, active, now)); });
 }
 
 AdminResponse Relay::queue_retry(std::string_view id) {

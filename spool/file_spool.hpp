@@ -22,9 +22,12 @@
 // then hand it to the server (SpoolIntake) and the scheduler (Spool).
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "spool/spool.hpp"
 
@@ -94,6 +97,21 @@ class FileSpool final : public SpoolIntake, public Spool {
     SpoolResult<std::string> read_body(const std::string& id, std::uint64_t max_bytes) override;
     void set_commit_listener(std::function<void(const MessageSummary&)> listener) override;
     SpoolStats stats() const override;
+
+    // One page of the queue, oldest first, from the in-memory index (no
+    // disk access; a short lock): the summaries of up to `limit` messages
+    // whose ids sort after `after` ("" = from the start). Ids grow with
+    // arrival, so `after` = the last id of the previous page is a stable
+    // cursor while messages come and go.
+    struct ListPage {
+        std::vector<MessageSummary> messages;
+        std::size_t total = 0;  // messages queued now
+        bool more = false;      // messages after this page
+    };
+    ListPage list_page(const std::string& after, std::size_t limit) const;
+    // Runs `job` on the spool's background thread (slow reads for the admin
+    // API: load() off the event loop). Every job runs, also at shutdown.
+    void post_background(std::function<void()> job);
 
     // /readyz: the queue directory is writable (probe file create + unlink).
     bool writable() const;

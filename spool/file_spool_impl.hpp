@@ -1,6 +1,7 @@
-// FileSpool's private parts, shared by file_spool.cpp (intake, queue
-// operations) and file_spool_recover.cpp (the start-up scan). Not for use
-// outside those two files.
+// FileSpool's private parts, shared by its files: file_spool.cpp (open,
+// index, queue operations), file_writer.cpp (intake), file_spool_load.cpp,
+// file_spool_state.cpp, file_spool_recover.cpp (the start-up scan) and
+// spool_io.cpp (POSIX helpers). Not for use outside spool/.
 //
 // Locking: `mu` guards the index, the listener and the id generator and is
 // never held across I/O or a callback. State writes of one message are kept
@@ -17,6 +18,8 @@
 #include <system_error>
 
 #include "common/file_lock.hpp"
+#include "common/unique_fd.hpp"
+#include "spool/background_worker.hpp"
 #include "spool/file_spool.hpp"
 #include "spool/group_commit.hpp"
 #include "spool/spool_format.hpp"
@@ -42,8 +45,9 @@ struct FileSpool::Impl {
     FileLock lock;                                   // <dir>/lock: this process owns the queue directory
     std::atomic<std::int64_t> space_checked_ms{0};   // storage_low(): last statvfs (steady ms)
     std::atomic<bool> space_low{false};
-    int queue_fd = -1, quarantine_fd = -1;
+    UniqueFd queue_fd, quarantine_fd;
     std::unique_ptr<GroupCommitter> committer;
+    std::unique_ptr<BackgroundWorker> background;  // admin reads, quarantine fsyncs
 
     mutable std::mutex mu;
     std::map<std::string, SpoolEntry> index;
@@ -73,6 +77,8 @@ struct FileSpool::Impl {
     MessageCheck validate_message(const std::string& id, format::MessageHeader& out) const;
     // Moves queue/<name> to quarantine/ (never overwriting); 0 or errno.
     int move_to_quarantine(const std::string& name, std::string_view reason);
+    // fsync of quarantine/ and queue/ after moves, on the background worker.
+    void sync_quarantine_later();
     // Fills the summary from an envelope and state.
     static MessageSummary make_summary(const std::string& id, const StoredEnvelope& env,
                                        const DeliveryState& st, std::uint64_t body_size);
@@ -84,6 +90,7 @@ namespace spool_io {
 int write_all(int fd, const char* data, std::size_t size);
 int pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset);
 int fsync_fd(int fd);
+int fsync_path(const std::string& dir);  // opens, fsyncs and closes a directory
 // Reads at most max bytes from offset (fewer at EOF).
 int pread_some(int fd, std::string& out, std::size_t max, std::uint64_t offset);
 int read_whole(const std::string& path, std::string& out, std::size_t limit);

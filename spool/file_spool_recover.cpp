@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "common/unique_fd.hpp"
 #include "spool/file_spool.hpp"
 #include "spool/file_spool_impl.hpp"
 #include "spool/spool_format.hpp"
@@ -87,8 +88,8 @@ MessageCheck FileSpool::Impl::validate_message(const std::string& id, format::Me
     const std::string path = message_path(id);
     MessageCheck check;
     if ((check.os_error = fault(FaultPoint::read_message, path))) return check;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
         if (errno == ELOOP)
             check.reason = "a symbolic link";
         else
@@ -96,7 +97,7 @@ MessageCheck FileSpool::Impl::validate_message(const std::string& id, format::Me
         return check;
     }
     struct stat st {};
-    if (::fstat(fd, &st) != 0) {
+    if (::fstat(fd.get(), &st) != 0) {
         check.os_error = errno;
     } else if (!S_ISREG(st.st_mode)) {
         check.reason = "not a regular file";
@@ -107,7 +108,7 @@ MessageCheck FileSpool::Impl::validate_message(const std::string& id, format::Me
         std::string data;
         format::HeaderParse parsed;
         for (std::size_t want = std::min<std::size_t>(limit, 4096);; want = std::min(limit, want * 4)) {
-            if (int e = pread_some(fd, data, want, 0)) {
+            if (int e = pread_some(fd.get(), data, want, 0)) {
                 check.os_error = e;
                 break;
             }
@@ -127,7 +128,6 @@ MessageCheck FileSpool::Impl::validate_message(const std::string& id, format::Me
             check.reason = parsed.reason.empty() ? "invalid header" : parsed.reason;
         }
     }
-    ::close(fd);
     return check;
 }
 
@@ -222,8 +222,8 @@ SpoolResult<RecoveryReport> FileSpool::recover() {
     }
     for (const auto& id : scan.states)
         if (::unlink(s.state_path(id).c_str()) == 0) ++report.orphan_states_removed;
-    if (report.quarantined > 0) fsync_fd(s.quarantine_fd);
-    if (report.quarantined + report.orphan_states_removed > 0) fsync_fd(s.queue_fd);
+    if (report.quarantined > 0) fsync_fd(s.quarantine_fd.get());
+    if (report.quarantined + report.orphan_states_removed > 0) fsync_fd(s.queue_fd.get());
     {
         std::lock_guard lock(s.mu);
         s.index = std::move(index);

@@ -166,11 +166,10 @@ void GroupCommitter::process(CommitJob& job) {
     // 1. Data.
     if (!result) {
         int e = fault(msg ? FaultPoint::fsync_message : FaultPoint::fsync_state, job.tmp_path);
-        if (e == 0 && ::fdatasync(job.fd) != 0) e = errno;
+        if (e == 0 && ::fdatasync(job.fd.get()) != 0) e = errno;
         if (e != 0) result = errno_code(e);
     }
-    if (job.fd >= 0) ::close(job.fd);
-    job.fd = -1;
+    job.fd.reset();
     // 2. Name.
     if (!result) {
         int e = fault(msg ? FaultPoint::rename_message : FaultPoint::rename_state, job.final_path);

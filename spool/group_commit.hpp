@@ -34,6 +34,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.hpp"
 #include "spool/file_spool.hpp"
 
 namespace rp::spool {
@@ -41,7 +42,7 @@ namespace rp::spool {
 struct CommitJob {
     enum class Kind { message, state, dir_sync };  // dir_sync: no file, just the directory fsync
     Kind kind = Kind::message;
-    int fd = -1;                   // the written tmp file; the committer closes it
+    UniqueFd fd;                   // the written tmp file (closed by the committer after its fsync)
     std::string tmp_path;          // in tmp/
     std::string final_path;        // in the committer's directory
     std::error_code preset_error;  // set: skip the I/O, report this (and clean up)

@@ -96,6 +96,23 @@ TEST_CASE("render_queue_list: an empty queue is the header alone; a wrong shape 
     CHECK_FALSE(render_queue_list(R"J({"messages":{}})J").has_value());
 }
 
+TEST_CASE("queue list pages: the next cursor, and pages joined into one listing in order") {
+    const std::string p1 = R"J({"messages":[{"id":"01"},{"id":"02"}],"total":3,"next_after":"02"})J";
+    const std::string p2 = R"J({"messages":[{"id":"03"}],"total":3})J";
+    CHECK(next_page_after(p1) == "02");
+    CHECK(next_page_after(p2) == "");
+    CHECK_FALSE(next_page_after(R"J({"accounts":[]})J").has_value());
+    CHECK_FALSE(next_page_after("garbage").has_value());
+    auto joined = join_queue_pages({p1, p2});
+    REQUIRE(joined.has_value());
+    CHECK(*joined == R"J({"messages":[{"id":"01"},{"id":"02"},{"id":"03"}],"total":3})J");
+    auto table = render_queue_list(*joined);
+    REQUIRE(table.has_value());
+    CHECK(lines(*table).size() == 4);
+    CHECK_FALSE(join_queue_pages({p1, "[]"}).has_value());
+    CHECK(join_queue_pages({}) == R"J({"messages":[],"total":0})J");
+}
+
 TEST_CASE("render_pool_status: usage as SENT/LIMIT, empty cooldown and error as -, warm-up day, reason") {
     const char* body = R"J({"accounts":[
         {"name":"relay01@gmail.com","state":"active","sent_24h":12,"limit":2000,"cooldown_until":"","last_error":""},

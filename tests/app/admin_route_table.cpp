@@ -107,3 +107,41 @@ TEST_CASE("admin route: the size limits of ids and names are inclusive") {
     auto name = route("POST", "/api/v1/pool/" + std::string(320, 'n') + "/pause");
     CHECK(name.action == Action::pool_pause);
 }
+
+TEST_CASE("parse_page_query: limit and after, defaults, bounds, malformed values") {
+    using rp::app::admin::parse_page_query;
+    struct Row {
+        const char* query;
+        std::size_t limit;  // when accepted
+        const char* after;
+        bool accepted;
+    };
+    const std::vector<Row> rows = {
+        {"", 100, "", true},
+        {"limit=1", 1, "", true},
+        {"limit=1000", 1000, "", true},
+        {"limit=25&after=0001a2b3c4d5e6f7", 25, "0001a2b3c4d5e6f7", true},
+        {"after=0001a2b3c4d5e6f7&limit=7", 7, "0001a2b3c4d5e6f7", true},
+        {"json=1&limit=3&x", 3, "", true},  // unknown keys ignored
+        {"after=%30%31", 100, "01", true},  // percent-decoded
+        {"limit=0", 0, "", false},
+        {"limit=1001", 0, "", false},
+        {"limit=-1", 0, "", false},
+        {"limit=1e3", 0, "", false},
+        {"limit=", 0, "", false},
+        {"limit=99999999999999999999", 0, "", false},
+        {"after=", 0, "", false},
+        {"after=a%2Fb", 0, "", false},
+        {"after=%zz", 0, "", false},
+        {"after=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, "",
+         false},  // 65: too long
+    };
+    for (const auto& r : rows) {
+        CAPTURE(r.query);
+        auto q = parse_page_query(r.query, 100, 1000);
+        CHECK(q.error.empty() == r.accepted);
+        if (!r.accepted) continue;
+        CHECK(q.limit == r.limit);
+        CHECK(q.after == r.after);
+    }
+}

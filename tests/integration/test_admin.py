@@ -141,7 +141,43 @@ def test_queue_list_of_an_empty_queue_is_the_header_alone(relay):
     header, rows = listing(ok("queue", "list", relay=relay))
     assert header[0] == "ID"
     assert rows == []
-    assert json.loads(ok("queue", "list", "--json", relay=relay)) == {"messages": []}
+    assert json.loads(ok("queue", "list", "--json", relay=relay)) == {"messages": [], "total": 0}
+
+
+def test_queue_listing_is_paged_with_a_limit_and_an_after_cursor(relay):
+    """GET queue?limit=N&after=ID pages the queue oldest first (docs/admin.md);
+    the pages join up to the whole queue, in order, and the CLI lists it all."""
+    ids = [submit(relay, rcpts=("someone@example.net",)) for _ in range(5)]
+    pages, after = [], None
+    while True:
+        path = "/api/v1/queue?limit=2" + (f"&after={after}" if after else "")
+        code, body = relay.http(path)
+        assert code == 200, body
+        page = json.loads(body)
+        assert page["total"] == 5
+        assert 1 <= len(page["messages"]) <= 2
+        pages.append([m["id"] for m in page["messages"]])
+        for m in page["messages"]:
+            assert m["sender"] == "app@client.example"
+            assert m["recipients"] == ["someone@example.net"]
+        after = page.get("next_after")
+        if after is None:
+            break
+        assert after == pages[-1][-1]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert sum(pages, []) == sorted(ids) == ids  # ids grow with arrival
+    assert [m["id"] for m in queue_json(relay)] == ids
+    # The default page and a cursor past the end.
+    assert [m["id"] for m in json.loads(relay.http("/api/v1/queue")[1])["messages"]] == ids
+    last = json.loads(relay.http(f"/api/v1/queue?after={ids[-1]}")[1])
+    assert last["messages"] == [] and last["total"] == 5 and "next_after" not in last
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "limit=abc", "limit=", "after=..%2Fx", "after=a%00"])
+def test_queue_listing_refuses_a_bad_limit_or_cursor(relay, query):
+    code, body = relay.http(f"/api/v1/queue?{query}")
+    assert code == 400, body
+    assert "error" in json.loads(body)
 
 
 def test_queue_show_prints_envelope_recipients_and_history(relay, queued):

@@ -3,15 +3,20 @@
 // (tmp/, truncated, garbage, orphan state), atomic state updates under
 // injected faults, and recovery of many messages without bodies or fds.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "common/unique_fd.hpp"
 #include "metrics/metrics.hpp"
 #include "spool/spool_format.hpp"
 #include "spool_test_util.hpp"
@@ -402,6 +407,97 @@ TEST_CASE("remove and quarantine take a message out of the queue") {
     CHECK(st.removed == 1);
     CHECK(st.quarantined == 1);
     CHECK(st.queued == 0);
+}
+
+TEST_CASE("list_page: the index oldest first, a stable cursor, the total; no disk access") {
+    TempDir t;
+    auto spool = open_recovered(t.path);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(put(*spool, "m" + std::to_string(i)));
+    auto p1 = spool->list_page("", 2);
+    REQUIRE(p1.messages.size() == 2);
+    CHECK(p1.messages[0].id == ids[0]);
+    CHECK(p1.messages[1].id == ids[1]);
+    CHECK(p1.total == 5);
+    CHECK(p1.more);
+    // A message of the next page leaves, one arrives: the cursor still holds.
+    CHECK_FALSE(spool->remove(ids[2]));
+    ids.push_back(put(*spool, "late"));
+    auto p2 = spool->list_page(p1.messages.back().id, 2);
+    REQUIRE(p2.messages.size() == 2);
+    CHECK(p2.messages[0].id == ids[3]);
+    CHECK(p2.messages[1].id == ids[4]);
+    CHECK(p2.more);
+    auto p3 = spool->list_page(p2.messages.back().id, 2);
+    REQUIRE(p3.messages.size() == 1);
+    CHECK(p3.messages[0].id == ids[5]);
+    CHECK_FALSE(p3.more);
+    CHECK(p3.total == 5);
+    CHECK(p3.messages[0].recipients_pending == 1);
+    // The index answers even with the files gone (no read behind it).
+    std::filesystem::remove(t / ("queue/" + ids[0]));
+    CHECK(spool->list_page("", 100).messages.size() == 5);
+    CHECK(spool->list_page(ids[5], 100).messages.empty());
+}
+
+TEST_CASE("post_background runs jobs in order off the caller's thread; destruction runs the rest") {
+    TempDir t;
+    std::vector<int> ran;
+    std::mutex mu;
+    std::atomic<bool> other_thread{true};
+    const auto caller = std::this_thread::get_id();
+    {
+        auto spool = open_recovered(t.path);
+        for (int i = 0; i < 50; ++i)
+            spool->post_background([&, i] {
+                if (std::this_thread::get_id() == caller) other_thread = false;
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                std::lock_guard l(mu);
+                ran.push_back(i);
+            });
+    }  // destroyed with jobs still queued
+    REQUIRE(ran.size() == 50);
+    for (int i = 0; i < 50; ++i) CHECK(ran[static_cast<std::size_t>(i)] == i);
+    CHECK(other_thread);
+}
+
+TEST_CASE("quarantine returns before its directory fsyncs; the files are moved at once") {
+    TempDir t;
+    std::string id;
+    {
+        auto spool = open_recovered(t.path);
+        id = put(*spool, "q");
+        REQUIRE_FALSE(spool->update_state(id, deferred_state(1, 1)));
+        CHECK_FALSE(spool->quarantine(id, "test"));
+        CHECK(std::filesystem::exists(t / ("quarantine/" + id)));
+        CHECK(std::filesystem::exists(t / ("quarantine/" + id + ".state")));
+        CHECK_FALSE(std::filesystem::exists(t / ("queue/" + id)));
+    }
+    auto again = open_recovered(t.path);
+    CHECK(again->list().empty());
+}
+
+TEST_CASE("UniqueFd: closes exactly once; release hands the descriptor on; moves transfer it") {
+    int raw = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(raw >= 0);
+    {
+        rp::UniqueFd a(raw);
+        rp::UniqueFd b(std::move(a));
+        CHECK_FALSE(a);
+        CHECK(b.get() == raw);
+        rp::UniqueFd c;
+        c = std::move(b);
+        CHECK(c.get() == raw);
+        CHECK(::fcntl(raw, F_GETFD) >= 0);
+    }
+    CHECK(::fcntl(raw, F_GETFD) == -1);  // closed by c
+    int other = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    rp::UniqueFd d(other);
+    const int handed = d.release();
+    CHECK_FALSE(d);
+    d.reset();
+    CHECK(::fcntl(handed, F_GETFD) >= 0);  // not closed by d
+    ::close(handed);
 }
 
 TEST_CASE("5,000 messages recover as summaries: no bodies, no open files") {
