@@ -18,6 +18,7 @@
 #include "pool/store.hpp"
 #include "relay/engine.hpp"
 #include "relay/pool_keeper.hpp"
+#include "relay/redis_pool_state.hpp"
 #include "relay/relay.hpp"
 #include "relay/transport.hpp"
 #include "spool/file_spool.hpp"
@@ -43,7 +44,8 @@ struct Core {
     std::unique_ptr<spool::FileSpool> spool;
     std::unique_ptr<Transport> transport;
     pool::Pool pool;
-    std::unique_ptr<pool::Store> store;  // pool.state
+    std::unique_ptr<pool::Store> store;      // pool.state (a file; unused with Redis)
+    std::unique_ptr<RedisPoolState> shared;  // pool.state: redis:// or rediss://
     SystemClock clock;
     std::unique_ptr<PoolKeeper> keeper;
     std::unique_ptr<Engine> engine;  // last: destroyed first
