@@ -28,23 +28,42 @@ def require():
 
 
 class RedisServer:
-    def __init__(self, directory):
+    """`pki` (harness.make_pki): TLS only (rediss://, clients not asked for
+    certificates); `password`: requirepass."""
+
+    def __init__(self, directory, pki=None, password=None):
         require()
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
         self.port = harness.free_port()
         self.proc = None
+        self.pki = pki
+        self.password = password
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.pki else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}/0"
+
+    def _cli_args(self):
+        args = ["-h", "127.0.0.1", "-p", str(self.port)]
+        if self.pki:
+            args += ["--tls", "--cacert", self.pki.ca_file]
+        if self.password:
+            args += ["--no-auth-warning", "-a", self.password]
+        return args
 
     def start(self, timeout: float = 15) -> "RedisServer":
         log = open(os.path.join(self.dir, "redis.log"), "ab")
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"],
-            stdout=log, stderr=subprocess.STDOUT)
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
+                "--save", "", "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "no"]
+        if self.pki:
+            args += ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.pki.cert_file,
+                     "--tls-key-file", self.pki.key_file, "--tls-ca-cert-file", self.pki.ca_file,
+                     "--tls-auth-clients", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -73,7 +92,7 @@ class RedisServer:
         self.proc = None
 
     def cli(self, *args) -> str:
-        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *map(str, args)],
+        out = subprocess.run(["redis-cli", *self._cli_args(), *map(str, args)],
                              capture_output=True, text=True, timeout=10)
         if out.returncode != 0:
             raise RuntimeError(out.stderr)

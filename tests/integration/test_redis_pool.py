@@ -10,7 +10,7 @@ intake goes on, /readyz says why and relaypool_state_backend_up is 0; a
 reservation left by a kill -9'd instance expires (and still counts).
 """
 
-import json
+import threading
 import time
 import urllib.parse
 
@@ -85,7 +85,6 @@ def test_two_instances_never_exceed_a_limit_together(tmp_path, pki, upstream, re
     try:
         wait_ready(a), wait_ready(b)
         # 4 accounts x 5 = 20 in any 24 h; each instance alone would send 20.
-        import threading
         counts = {}
         ts = [threading.Thread(target=lambda r, t: counts.__setitem__(t, submit_many(r, 20, t)), args=(r, t))
               for r, t in ((a, "a"), (b, "b"))]
@@ -197,3 +196,22 @@ def test_reservation_of_a_killed_instance_expires_and_still_counts(tmp_path, pki
         b.stop()
         if a.running():
             a.kill()
+
+
+def test_rediss_with_a_password(tmp_path, pki, upstream):
+    """TLS to Redis (verified against the test CA) and AUTH from a _file secret."""
+    (tmp_path / "redis-password").write_text("s3cret-redis\n")
+    with RedisServer(tmp_path / "redis-tls", pki=pki, password="s3cret-redis") as redis:
+        relay = PoolRelay(tmp_path / "relay", pki, upstream, limit=5,
+                          pool={"state": f"{redis.url}?poll_ms=100&ca_file={pki.ca_file}",
+                                "state_password_file": str(tmp_path / "redis-password")})
+        relay.start()
+        try:
+            wait_ready(relay)
+            assert submit_many(relay, 3, "tls") == 3
+            upstream.wait_messages(3)
+            usage = redis.cli("HGETALL", "relaypool:u:" + per_account(upstream).popitem()[0])
+            assert usage, "no usage recorded in Redis"
+            assert "s3cret-redis" not in relay.log()
+        finally:
+            relay.stop()
