@@ -91,7 +91,8 @@ int main(int argc, char** argv) {
     };
     report("fresh windows");
     // The worst case for the script: every minute of the last 24 h has a
-    // send on every account (1,441 x 2 hash fields each to sum).
+    // send on every account (1,441 x 2 hash fields each; the first
+    // reservation recounts them, the next ones read the kept totals).
     const auto minute =
         std::chrono::duration_cast<std::chrono::minutes>(std::chrono::system_clock::now().time_since_epoch())
             .count();

@@ -181,6 +181,16 @@ TEST_CASE("redis pool state: windows, settlement, expiry, reconnect") {
         f.settle("crashed", 0, kT0 + 62'000);                             // too late: still counted
         CHECK(f.reserve("r3", 1, kT0 + 62'000, 2).result == Result::full);
     }
+    SUBCASE("the kept day totals follow the buckets: minute by minute, and after days idle") {
+        for (int i = 0; i < 5; ++i)
+            CHECK(f.reserve("a" + std::to_string(i), 2, kT0 + i * kMinute, 5, 10).result == Result::ok);
+        CHECK(f.reserve("a5", 1, kT0 + 1440 * kMinute, 5, 10).result == Result::full);
+        CHECK(f.reserve("a6", 2, kT0 + 1441 * kMinute, 5, 10).result == Result::ok);  // minute 0 left
+        CHECK(f.reserve("a7", 2, kT0 + 1441 * kMinute, 5, 10).result == Result::full);
+        CHECK(f.reserve("a8", 4, kT0 + 1443 * kMinute, 5, 10).result == Result::ok);  // minutes 1, 2 left
+        CHECK(f.reserve("b1", 10, kT0 + 4 * 1440 * kMinute, 5, 10).result == Result::ok);  // idle: recounted
+        CHECK(f.reserve("b2", 1, kT0 + 4 * 1440 * kMinute, 5, 10).result == Result::full);
+    }
     SUBCASE("NOSCRIPT: the scripts are loaded again") {
         CHECK(f.raw({"SCRIPT", "FLUSH"}).type == RedisReply::Type::status);
         CHECK(f.reserve("r1", 1, kT0, 2).result == Result::ok);
