@@ -11,6 +11,7 @@
 #    a) one instance, pool.state a file, and b) two instances, pool.state
 #    redis://. Both runs go through the forwarder, so they pay the same
 #    extra hop; the CPU charged is relaypool's (and Redis's in b).
+# SKIP_RESERVE=1 skips step 2; SHARED_BENCH=DIR if ../shared/bench is elsewhere.
 # Not a test: it reports, it does not pass or fail. On a 2-core machine the
 # two instances, Redis, the sink and the load generator share the cores.
 set -euo pipefail
@@ -42,8 +43,10 @@ redis_pid=$!
 pids+=("$redis_pid")
 wait_port $redis_port
 
-echo "== reservation round trips (bench/redis_reserve, local Redis, appendfsync always)"
-"$root/build/release/redis_reserve" $redis_port 20000
+if [ "${SKIP_RESERVE:-0}" != 1 ]; then
+  echo "== reservation round trips (bench/redis_reserve, local Redis, appendfsync always)"
+  "$root/build/release/redis_reserve" $redis_port 20000
+fi
 
 ca=$("$PY" "$shared/sink.py" --make-cert | tail -n 1)
 hash=$(printf 'secret\n' | "$root/build/release/relaypool" hash-password)
