@@ -128,6 +128,7 @@ struct WarmupRow {
 struct Pool {
     Strategy strategy = Strategy::round_robin;
     std::string state = "/var/lib/relaypool/pool.state";
+    std::string state_password;  // Redis AUTH (state_password / _file / _env); "" = none
     Duration cooldown_temporary = std::chrono::minutes(15);
     std::vector<Account> accounts;
     std::optional<OAuth2> oauth2;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "config/redis_url.hpp"
 #include "config/sections.hpp"
 
 namespace rp::config::detail {
@@ -25,21 +26,13 @@ bool valid_header_name(std::string_view s) {
            std::all_of(s.begin(), s.end(), [](char c) { return c > 32 && c < 127 && c != ':'; });
 }
 
-// pool.state: a file path, or redis://HOST:PORT[/DB].
+// pool.state: a file path, or redis(s)://HOST:PORT[/DB][?OPTIONS] (config/redis_url.hpp).
 void check_pool_state(const Map& m, const std::string& state) {
     if (state.empty()) m.bad_value("state", "must not be empty");
-    if (!state.starts_with("redis://")) return;
-    std::string rest = state.substr(8);
-    std::string db;
-    if (auto slash = rest.find('/'); slash != std::string::npos) {
-        db = rest.substr(slash + 1);
-        rest.resize(slash);
-    }
+    if (!is_redis_url(state)) return;
     std::string why;
-    if (!parse_endpoint(rest, why))
+    if (!parse_redis_url(state, why))
         m.bad_value("state", "invalid Redis address \"" + state + "\": " + why + " (redis://HOST:PORT/DB)");
-    if (!std::all_of(db.begin(), db.end(), [](char c) { return c >= '0' && c <= '9'; }))
-        m.bad_value("state", "invalid Redis database number in \"" + state + "\"");
 }
 
 // "YYYY-MM-DD" -> days since 1970-01-01 (UTC); nullopt when not a real date.
@@ -195,13 +188,19 @@ void load_upstream(const Map& root, Config& config) {
 void load_pool(const Map& root, Config& config) {
     if (!root.has("pool")) root.missing("pool", "at least one upstream account is needed");
     Map m(root.ctx(), root.value("pool"), "pool",
-          {"strategy", "state", "cooldown_temporary", "accounts", "oauth2", "warmup"});
+          {"strategy", "state", "state_password", "state_password_file", "state_password_env",
+           "cooldown_temporary", "accounts", "oauth2", "warmup"});
     Pool& p = config.pool;
     read_enum(m, "strategy", p.strategy,
               {{"round-robin", Strategy::round_robin},
                {"least-used", Strategy::least_used},
                {"sticky", Strategy::sticky}});
     if (m.read("state", p.state)) check_pool_state(m, p.state);
+    if (auto password = m.read_secret("state_password")) {
+        if (!is_redis_url(p.state))
+            m.bad_value("state", "state_password is only for a redis:// or rediss:// pool.state");
+        p.state_password = password->value;
+    }
     m.read_duration("cooldown_temporary", p.cooldown_temporary, false);
     p.oauth2 = load_oauth2(m);
     p.warmup = load_warmup(m);

@@ -54,6 +54,13 @@ struct Metrics::Impl {
                                                                 .Name("relaypool_spool_errors_total")
                                                                 .Help("Spool errors by kind (docs/spool.md)")
                                                                 .Register(*registry);
+    // 1 while the pool state backend is usable: the file (always, unless a
+    // write fails: see /readyz) or Redis (connected, scripts loaded).
+    prometheus::Gauge& state_backend_up = prometheus::BuildGauge()
+                                              .Name("relaypool_state_backend_up")
+                                              .Help("1 if the pool state backend (file or Redis) is usable")
+                                              .Register(*registry)
+                                              .Add({});
     prometheus::Family<prometheus::Counter>& bounces = prometheus::BuildCounter()
                                                            .Name("relaypool_bounces_total")
                                                            .Help("Bounced recipients")
@@ -148,6 +155,10 @@ void Metrics::delivered(std::string_view account, double seconds) {
 void Metrics::deferred(std::string_view account, std::string_view reason) {
     impl_->deferrals.Add({{"account", s(account)}, {"reason", s(reason)}}).Increment();
 }
+void Metrics::set_state_backend_up(bool up) {
+    impl_->state_backend_up.Set(up ? 1 : 0);
+}
+
 void Metrics::spool_error(std::string_view kind) {
     impl_->spool_errors.Add({{"kind", s(kind)}}).Increment();
 }

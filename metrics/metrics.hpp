@@ -51,6 +51,10 @@ class Metrics {
     // written; the old one kept), quarantined (a file moved to quarantine/).
     void spool_error(std::string_view kind);
 
+    // Pool state backend (relaypool_state_backend_up): file, or Redis when
+    // pool.state is redis:// (0 while unreachable; docs/pool.md).
+    void set_state_backend_up(bool up);
+
     // Delivery.
     void delivered(std::string_view account, double accept_to_delivery_seconds);
     void deferred(std::string_view account, std::string_view reason);

@@ -346,7 +346,15 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
 
     // The send is in pool.state before it starts; if it cannot be recorded,
     // it does not start (the guard releases the reservation).
-    const std::error_code recorded = co_await ctx.pool.durable();
+    // Shared (Redis) pool state: another instance may have used the room
+    // (the account is held back: pick again now), or Redis is unreachable
+    // (the message waits with the others until it is back).
+    const std::error_code recorded = co_await ctx.pool.durable(reservation);
+    if (recorded == make_error_code(SharedErrc::full)) co_return Disposition{Kind::due_at, now};
+    if (recorded == make_error_code(SharedErrc::unavailable)) {
+        const Disposition d = co_await hold(ctx, m, now);
+        co_return d;
+    }
     if (recorded) co_return Disposition{Kind::due_at, backoff_at(ctx, m, m.state.attempts + 1, now)};
     auto credentials = ctx.pool.pool().credentials(reservation.account);
     if (!credentials) co_return Disposition{Kind::due_at, now};

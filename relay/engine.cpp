@@ -73,7 +73,8 @@ boost::asio::awaitable<void> Engine::loop() {
         poked_ = false;
         const WallTime now = context_.clock.now();
         pool::Pool& accounts = context_.pool.pool();
-        const bool usable = accounts.any_usable(now);
+        // (Shared pool state: no send starts while Redis is unreachable.)
+        const bool usable = accounts.any_usable(now) && context_.pool.can_send();
         const std::size_t slots = usable ? accounts.free_slots(now) : 0;
         if (slots > 0 && scheduler_.held() > 0) {
             const std::size_t n = scheduler_.wake_held(now, slots);

@@ -8,6 +8,7 @@
 
 #include "common/await_callback.hpp"
 #include "common/log.hpp"
+#include "relay/redis_pool_state.hpp"
 
 namespace rp::relay {
 
@@ -16,6 +17,12 @@ PoolKeeper::PoolKeeper(boost::asio::any_io_executor executor, pool::Pool& pool, 
     : executor_(std::move(executor)), pool_(pool), store_(store), clock_(clock) {}
 
 std::error_code PoolKeeper::open() {
+    if (shared_) {
+        // Redis holds the shared state: nothing local to load; deliveries
+        // wait until it is reachable (durable() says unavailable).
+        shared_->start();
+        return {};
+    }
     const WallTime now = clock_.now();
     pool::Store::Loaded loaded;
     if (auto ec = store_.load(loaded)) {
@@ -59,6 +66,10 @@ std::error_code PoolKeeper::open() {
 }
 
 boost::asio::awaitable<std::error_code> PoolKeeper::durable() {
+    if (shared_) {
+        forward_journal();
+        co_return std::error_code();
+    }
     // Even with no lines of its own (a compaction took them into its
     // snapshot) the append is queued after that snapshot: done means durable.
     std::string lines = pool_.take_journal();
@@ -76,6 +87,7 @@ void PoolKeeper::flush_soon() {
     boost::asio::post(executor_, [this, alive] {
         if (alive.expired()) return;
         flush_posted_ = false;
+        if (shared_) return forward_journal();
         std::string lines = pool_.take_journal();
         if (lines.empty()) return;
         store_.append(std::move(lines), [this, alive, ex = executor_](std::error_code ec) {
@@ -84,6 +96,10 @@ void PoolKeeper::flush_soon() {
             });
         });
     });
+}
+
+std::string PoolKeeper::problem() const {
+    return shared_ ? shared_->problem() : problem_;
 }
 
 void PoolKeeper::compact_if_due() {

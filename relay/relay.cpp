@@ -11,8 +11,10 @@
 #include <map>
 
 #include "common/log.hpp"
+#include "config/redis_url.hpp"
 #include "oauth/service_account.hpp"
 #include "pool/file_store.hpp"
+#include "pool/memory_store.hpp"
 #include "relay/relay_impl.hpp"
 #include "relay/sandbox_transport.hpp"
 #include "relay/smtp_transport.hpp"
@@ -62,14 +64,36 @@ void disable_accounts_with_unusable_keys(const config::Config& config, pool::Poo
     }
 }
 
-// The pool.state backend named by pool.state (a path; redis:// is not built yet).
-std::unique_ptr<pool::Store> open_store(const config::Config& config, std::string& error) {
-    if (config.pool.state.starts_with("redis://")) {
-        error = "pool.state: redis:// is not supported by this build yet; use a file path";
-        return nullptr;
+// The pool.state backend named by pool.state: a file path (the embedded
+// journal), or redis:// / rediss:// (shared between instances; the local
+// store is then an unused in-memory stand-in).
+std::unique_ptr<pool::Store> open_store(const config::Config& config, boost::asio::io_context& io,
+                                        std::unique_ptr<RedisPoolState>& shared, std::string& error) {
+    if (config::is_redis_url(config.pool.state)) {
+        auto url = config::parse_redis_url(config.pool.state, error);
+        if (!url) return nullptr;
+        shared = std::make_unique<RedisPoolState>(io.get_executor(), *url, config.pool.state_password);
+        return std::make_unique<pool::MemoryStore>();
     }
     return pool::FileStore::open(config.pool.state, error);
 }
+
+// Shared mode: readiness turns into the backend metric, and a change made
+// by another instance (or Redis coming back) wakes the engine.
+void wire_shared(Core& core, metrics::Metrics& metrics) {
+    Core* c = &core;
+    core.keeper->share(core.shared.get(), [c] {
+        if (c->engine) c->engine->poke();
+    });
+    core.shared->on_ready([c, &metrics](bool up) {
+        metrics.set_state_backend_up(up);
+        if (!up) return;
+        c->keeper->flush_soon();  // settlements that waited for Redis
+        if (c->engine) c->engine->poke();
+    });
+    metrics.set_state_backend_up(false);
+}
+
 
 // XOAUTH2 tokens for the upstream: made even when no account uses oauth2
 // today, so a reload that adds one needs no restart.
@@ -144,13 +168,17 @@ std::error_code Relay::open() {
     }
     auto core = std::make_shared<Core>(engine_accounts(config), pool_options(config));
     std::string store_error;
-    core->store = open_store(config, store_error);
+    core->store = open_store(config, impl_->io, core->shared, store_error);
     if (!core->store) {
         log::error("relay", "cannot open pool.state", {{"file", config.pool.state}, {"error", store_error}});
         return std::make_error_code(std::errc::resource_unavailable_try_again);
     }
     core->keeper =
         std::make_unique<PoolKeeper>(impl_->io.get_executor(), core->pool, *core->store, core->clock);
+    if (core->shared)
+        wire_shared(*core, impl_->metrics);
+    else
+        impl_->metrics.set_state_backend_up(true);
     if (auto ec = core->keeper->open()) return ec;
     disable_accounts_with_unusable_keys(config, core->pool, core->clock.now());
     core->spool = std::move(opened.value);
@@ -228,10 +256,23 @@ void Relay::stop(std::function<void()> on_stopped) {
     impl_->stopping = true;
     impl_->gate.open(nullptr);
     if (!impl_->core) {
+        if (impl_->opened && impl_->opened->shared) impl_->opened->shared->stop();
         if (on_stopped) boost::asio::post(impl_->io, std::move(on_stopped));
         return;
     }
-    impl_->core->engine->stop(std::move(on_stopped));
+    // The shared state (Redis) stops after the engine: its last sends may
+    // still settle; then no reconnect or poll keeps the loop alive.
+    std::weak_ptr<Core> weak = impl_->core;
+    impl_->core->engine->stop([weak, on_stopped = std::move(on_stopped)]() mutable {
+        auto core = weak.lock();
+        if (!core || !core->shared) {
+            if (on_stopped) on_stopped();
+            return;
+        }
+        core->keeper->shutdown([core, on_stopped = std::move(on_stopped)] {
+            if (on_stopped) on_stopped();
+        });
+    });
 }
 
 void Relay::reload(const config::Config& config) {

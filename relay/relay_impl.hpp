@@ -19,6 +19,7 @@
 #include "relay/engine.hpp"
 #include "relay/oauth_tokens.hpp"
 #include "relay/pool_keeper.hpp"
+#include "relay/redis_pool_state.hpp"
 #include "relay/relay.hpp"
 #include "relay/transport.hpp"
 #include "spool/file_spool.hpp"
@@ -45,7 +46,8 @@ struct Core {
     std::shared_ptr<TokenSource> tokens;  // XOAUTH2; null when no account uses oauth2
     std::unique_ptr<Transport> transport;
     pool::Pool pool;
-    std::unique_ptr<pool::Store> store;  // pool.state
+    std::unique_ptr<pool::Store> store;      // pool.state (a file; unused with Redis)
+    std::unique_ptr<RedisPoolState> shared;  // pool.state: redis:// or rediss://
     SystemClock clock;
     std::unique_ptr<PoolKeeper> keeper;
     std::unique_ptr<Engine> engine;  // last: destroyed first

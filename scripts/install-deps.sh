@@ -12,6 +12,7 @@ set -euo pipefail
 build_packages=(
   g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libssl-dev libyaml-cpp-dev prometheus-cpp-dev libfmt-dev libcrypt-dev
+  libhiredis-dev
 )
 test_packages=(
   doctest-dev clang clang-format libclang-rt-14-dev openssl python3 python3-pytest python3-yaml swaks curl
@@ -24,6 +25,8 @@ test_packages=(
   libnet-ssleay-perl libio-socket-ssl-perl
   # deployment kit checks (docker/, deploy/kubernetes/)
   yamllint
+  # shared pool state tests and bench (issue 15): a real Redis, started by the tests
+  redis-server
 )
 
 packages=("${build_packages[@]}")

@@ -177,6 +177,11 @@ const std::map<std::string, std::function<void(const Config&)>> valid_checks = {
     {"oauth2_pool.yaml", check_oauth2_pool},
     {"trusted_relay.yaml", check_trusted_relay},
     {"empty_values.yaml", check_empty_values},
+    {"redis_shared.yaml",
+     [](const Config& c) {
+         CHECK(c.pool.state == "rediss://redis.internal:6380/3?prefix=mail&reservation_ttl=600&poll_ms=500");
+         CHECK(c.pool.state_password == "redis-secret");
+     }},
 };
 
 std::string first_line(const fs::path& p) {
