@@ -1,0 +1,29 @@
+// What fuzz_config found in the loader, as tests (the crasher itself is
+// replayed from tests/fuzz/regressions/fuzz_config/): yaml-cpp 0.7's LoadAll
+// looped forever, allocating, on a stray ',' at document level, so
+// `check-config` on such a file ran out of memory. Now a ConfigError.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "config/config.hpp"
+
+using rp::config::ConfigError;
+using rp::config::load_string;
+
+TEST_CASE("config: a stray ',' at document level is an error, not an endless parse") {
+    for (const char* text : {",", ", not to this file.", "hostname: x\n,\n"}) {
+        INFO(text);
+        CHECK_THROWS_AS(load_string(text, "t.yaml"), ConfigError);
+    }
+}
+
+TEST_CASE("config: two documents are still refused at the second one") {
+    try {
+        load_string("hostname: a\n---\nhostname: b\n", "t.yaml");
+        FAIL("loaded two documents");
+    } catch (const ConfigError& e) {
+        CHECK(e.line() == 2);
+        CHECK(e.message().find("only one YAML document") != std::string::npos);
+    }
+}
