@@ -371,7 +371,8 @@ bool apply_state_record(const std::vector<std::string_view>& f, DeliveryState& s
         st.recipients.push_back(std::move(r));
     } else if (key == "attempt") {
         AttemptRecord a;
-        if (f.size() != 4 || !parse_unix_ms(f[1], a.at) || !unescape(f[2], a.account) || !unescape(f[3], a.result))
+        if (f.size() != 4 || !parse_unix_ms(f[1], a.at) || !unescape(f[2], a.account) ||
+            !unescape(f[3], a.result))
             return reason = "bad attempt record", false;
         st.history.push_back(std::move(a));
     } else {

@@ -45,10 +45,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     relay::DeliveryReport report;
     protocol::UpstreamReply reply;
     for (std::size_t i = 0; i < 8 && parser.next(reply) == protocol::ReplyParseStatus::reply; ++i) {
-        protocol::UpstreamOutcome o{static_cast<protocol::Stage>((knobs + i) % 12), reply.code, reply.enhanced,
-                                    reply.text()};
+        protocol::UpstreamOutcome o{static_cast<protocol::Stage>((knobs + i) % 12), reply.code,
+                                    reply.enhanced, reply.text()};
         require(relay::describe(o).find_first_of("\r\n") == std::string::npos);
-        m.envelope.spec.recipients.push_back({"r" + std::to_string(i) + "@example.org", i % 2 ? "" : "FAILURE", ""});
+        m.envelope.spec.recipients.push_back(
+            {"r" + std::to_string(i) + "@example.org", i % 2 ? "" : "FAILURE", ""});
         report.recipients.push_back({m.envelope.spec.recipients.back().address, o});
         if (knobs & 0x80) report.session_failure = o;
     }

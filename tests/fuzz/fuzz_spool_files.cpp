@@ -33,7 +33,8 @@ static std::string with_checksum(std::string_view in) {
     const std::size_t nl = std::min(in.find('\n', pos), in.size());
     const std::string_view line = in.substr(pos, nl - pos);
     char sum[17];
-    std::snprintf(sum, sizeof sum, "%016llx", static_cast<unsigned long long>(rp::fnv1a64(in.substr(0, pos))));
+    std::snprintf(sum, sizeof sum, "%016llx",
+                  static_cast<unsigned long long>(rp::fnv1a64(in.substr(0, pos))));
     return std::string(in.substr(0, pos)) + std::string(line.substr(0, line.rfind(' ') + 1)) + sum +
            std::string(in.substr(nl));
 }
@@ -42,14 +43,17 @@ static void message(std::string_view in) {
     const format::HeaderParse p = format::decode_message_header(in);
     if (p.status != format::ParseStatus::ok) return;
     require(p.header.header_size <= in.size() && format::valid_id(p.header.id));
-    require(format::check_message_file(p.header, p.header.id, p.header.header_size + p.header.body_size).empty());
+    require(
+        format::check_message_file(p.header, p.header.id, p.header.header_size + p.header.body_size).empty());
     format::EncodedHeader e = format::encode_message_header(p.header.id, p.header.envelope);
-    e.bytes.replace(e.length_offset, format::body_length_digits, format::encode_body_length(p.header.body_size));
+    e.bytes.replace(e.length_offset, format::body_length_digits,
+                    format::encode_body_length(p.header.body_size));
     const format::HeaderParse again = format::decode_message_header(e.bytes);
     require(again.status == format::ParseStatus::ok && again.header.header_size == e.bytes.size());
     require(again.header.body_size == p.header.body_size && again.header.id == p.header.id);
     format::EncodedHeader e2 = format::encode_message_header(again.header.id, again.header.envelope);
-    e2.bytes.replace(e2.length_offset, format::body_length_digits, format::encode_body_length(p.header.body_size));
+    e2.bytes.replace(e2.length_offset, format::body_length_digits,
+                     format::encode_body_length(p.header.body_size));
     require(e2.bytes == e.bytes);
 }
 

@@ -26,9 +26,12 @@ struct Rng {
 };
 
 std::string message(Rng& rng) {
-    static const char* const pieces[] = {"\r\n", "\r", "\n", ".", "..", "\r\n.\r\n", "\n.\r\n", "\r.\r",
-                                         "From: \"N\" <a@b>", "Received: x", "X-Mailer: m", "Reply-To: r",
-                                         ":", " ", "\t", "a", "body text", "\r\n\r\n"};
+    static const char* const pieces[] = {"\r\n",        "\r",          "\n",
+                                         ".",           "..",          "\r\n.\r\n",
+                                         "\n.\r\n",     "\r.\r",       "From: \"N\" <a@b>",
+                                         "Received: x", "X-Mailer: m", "Reply-To: r",
+                                         ":",           " ",           "\t",
+                                         "a",           "body text",   "\r\n\r\n"};
     std::string m;
     const std::size_t n = rng.next() % 24;
     for (std::size_t i = 0; i < n; ++i) m += pieces[rng.next() % (sizeof pieces / sizeof pieces[0])];

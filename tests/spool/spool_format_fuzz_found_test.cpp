@@ -41,7 +41,10 @@ TEST_CASE("spool format: a message header whose id record is not 16 hex digits i
     StoredEnvelope env;
     env.spec.mail_from = "a@example.com";
     env.spec.recipients.push_back({"b@example.org", "", ""});
-    for (const char* id : {"00062a3b1c4d5e6f", "00062a3b1c4d\xe5" "6f", "00062a3b1c4dZe6f", "0006"}) {
+    for (const char* id : {"00062a3b1c4d5e6f",
+                           "00062a3b1c4d\xe5"
+                           "6f",
+                           "00062a3b1c4dZe6f", "0006"}) {
         format::EncodedHeader e = format::encode_message_header(id, env);
         e.bytes.replace(e.length_offset, format::body_length_digits, format::encode_body_length(0));
         const format::HeaderParse p = format::decode_message_header(e.bytes);
