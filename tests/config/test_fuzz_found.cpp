@@ -27,3 +27,13 @@ TEST_CASE("config: two documents are still refused at the second one") {
         CHECK(e.message().find("only one YAML document") != std::string::npos);
     }
 }
+
+TEST_CASE("config: a YAML syntax error quoting a line end is still one line") {
+    try {
+        load_string("hostname: \"a\\\rb\"\n", "t.yaml");  // a backslash, then a bare CR
+        FAIL("loaded a bad escape");
+    } catch (const ConfigError& e) {
+        CHECK(e.message().find("YAML syntax error") != std::string::npos);
+        CHECK(e.message().find('\n') == std::string::npos);
+    }
+}
