@@ -54,17 +54,31 @@ Config load_root(const detail::Context& ctx, const YAML::Node& doc) {
 // out of memory; found by fuzz_config), so documents are counted with a
 // bound before anything is loaded.
 struct DocumentStarts : YAML::EventHandler {
-    std::vector<YAML::Mark> starts;
-    void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+    std::vector<YAML::Mark> starts;  // each document's first node (as Node::Mark() gives it)
+    bool first_node = false;
+    void node(const YAML::Mark& mark) {
+        if (first_node) starts.back() = mark;
+        first_node = false;
+    }
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        starts.push_back(mark);
+        first_node = true;
+    }
     void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        node(mark);
+    }
     void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        node(mark);
+    }
     void OnMapEnd() override {}
 };
 
