@@ -82,15 +82,6 @@ struct DocumentStarts : YAML::EventHandler {
     void OnMapEnd() override {}
 };
 
-// yaml-cpp quotes the offending character raw ("unknown escape character: "
-// then a line end): the error stays one line, as check-config prints it
-// (found by fuzz_config).
-std::string one_line(std::string text) {
-    for (char& c : text)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return text;
-}
-
 }  // namespace
 
 Config load_string(const std::string& yaml, const std::string& name, const std::string& base_dir) {
@@ -107,7 +98,7 @@ Config load_string(const std::string& yaml, const std::string& name, const std::
             ctx.fail(documents.starts[1], "only one YAML document is allowed; remove the second \"---\"");
         if (!documents.starts.empty()) doc = YAML::Load(yaml);
     } catch (const YAML::Exception& e) {
-        ctx.fail(e.mark, "YAML syntax error: " + one_line(e.msg));
+        ctx.fail(e.mark, "YAML syntax error: " + e.msg);
     }
     return load_root(ctx, doc);
 }

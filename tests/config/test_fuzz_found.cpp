@@ -37,3 +37,13 @@ TEST_CASE("config: a YAML syntax error quoting a line end is still one line") {
         CHECK(e.message().find('\n') == std::string::npos);
     }
 }
+
+TEST_CASE("config: a value quoted in an error cannot add lines to it") {
+    try {
+        load_string("\"x\\n:3:1: forged\": 1\n", "t.yaml");  // a key holding a line end
+        FAIL("loaded an unknown key");
+    } catch (const ConfigError& e) {
+        CHECK(std::string(e.what()).find('\n') == std::string::npos);
+        CHECK(e.message() == "unknown key \"x?:3:1: forged\"");
+    }
+}
