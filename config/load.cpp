@@ -9,6 +9,9 @@
 #include <fstream>
 #include <sstream>
 
+#include <yaml-cpp/anchor.h>
+#include <yaml-cpp/eventhandler.h>
+
 #include "config/sections.hpp"
 
 namespace rp::config {
@@ -45,20 +48,59 @@ Config load_root(const detail::Context& ctx, const YAML::Node& doc) {
     return config;
 }
 
+// Where each document starts, for the first two. yaml-cpp 0.7's LoadAll
+// never returns on a stray ',' at document level (the parser yields empty
+// documents forever, allocating: `check-config` on a file holding "," ran
+// out of memory; found by fuzz_config), so documents are counted with a
+// bound before anything is loaded.
+struct DocumentStarts : YAML::EventHandler {
+    std::vector<YAML::Mark> starts;  // each document's first node (as Node::Mark() gives it)
+    bool first_node = false;
+    void node(const YAML::Mark& mark) {
+        if (first_node) starts.back() = mark;
+        first_node = false;
+    }
+    void OnDocumentStart(const YAML::Mark& mark) override {
+        starts.push_back(mark);
+        first_node = true;
+    }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+    void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+        node(mark);
+    }
+    void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {
+        node(mark);
+    }
+    void OnMapEnd() override {}
+};
+
 }  // namespace
 
 Config load_string(const std::string& yaml, const std::string& name, const std::string& base_dir) {
     detail::Context ctx(name, base_dir);
-    std::vector<YAML::Node> docs;
+    YAML::Node doc;
+    DocumentStarts documents;
     try {
-        docs = YAML::LoadAll(yaml);
+        std::istringstream in(yaml);
+        YAML::Parser parser(in);
+        while (documents.starts.size() < 2 && parser.HandleNextDocument(documents)) {
+        }
+        // A second document would be silently ignored by a plain Load.
+        if (documents.starts.size() > 1)
+            ctx.fail(documents.starts[1], "only one YAML document is allowed; remove the second \"---\"");
+        if (!documents.starts.empty()) doc = YAML::Load(yaml);
     } catch (const YAML::Exception& e) {
         ctx.fail(e.mark, "YAML syntax error: " + e.msg);
     }
-    // A second document would be silently ignored by a plain Load.
-    if (docs.size() > 1)
-        ctx.fail(docs[1].Mark(), "only one YAML document is allowed; remove the second \"---\"");
-    return load_root(ctx, docs.empty() ? YAML::Node() : docs[0]);
+    return load_root(ctx, doc);
 }
 
 Config load_file(const std::string& path) {

@@ -49,6 +49,17 @@ std::vector<std::string> split_words(std::string_view s) {
     return out;
 }
 
+// A reply line's text with control bytes (a bare CR, NUL, ...; not HT) as
+// '?': reply texts end up in logs, state files, the admin API and DSNs, and
+// every consumer may rely on them holding no line end (found by
+// fuzz_delivery_outcome: "250 OK \0)x\rp" reached describe()).
+std::string printable(std::string_view text) {
+    std::string out(text);
+    for (char& c : out)
+        if ((static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f) c = '?';
+    return out;
+}
+
 }  // namespace
 
 std::string UpstreamReply::text() const {
@@ -111,7 +122,7 @@ ReplyParseStatus UpstreamReplyParser::next(UpstreamReply& out) {
             if (partial_.lines.empty()) partial_.enhanced = std::string(text.substr(0, n));
             text.remove_prefix(n < text.size() ? n + 1 : n);
         }
-        partial_.lines.emplace_back(text);
+        partial_.lines.emplace_back(printable(text));
         if (last) {
             in_reply_ = false;
             out = std::move(partial_);

@@ -23,7 +23,8 @@ namespace rp::protocol {
 struct UpstreamReply {
     int code = 0;                    // 200..599 (100..599 accepted by the parser)
     std::string enhanced;            // RFC 3463 "5.4.5" from the first line, or ""
-    std::vector<std::string> lines;  // text after "250-" / "250 ", enhanced status removed
+    std::vector<std::string> lines;  // text after "250-" / "250 ", enhanced status removed;
+                                     // control bytes but HT replaced by '?' (no CR, LF, NUL)
 
     // Lines joined with ' ' (UpstreamOutcome::text).
     std::string text() const;

@@ -37,6 +37,17 @@ bool parse_int(std::string_view s, Int& out) {
     return ec == std::errc() && p == s.data() + s.size();
 }
 
+// A record's time: Unix ms in [0, 2^42] (until year 2109, as pool.state).
+// Unbounded, a hostile "next 17620457100000" overflowed the conversion to
+// WallTime's nanoseconds (found by fuzz_spool_files).
+constexpr std::int64_t max_unix_ms = std::int64_t{1} << 42;
+bool parse_unix_ms(std::string_view s, WallTime& out) {
+    std::int64_t ms = 0;
+    if (!parse_int(s, ms) || ms < 0 || ms > max_unix_ms) return false;
+    out = WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
+    return true;
+}
+
 std::vector<std::string_view> split_spaces(std::string_view line) {
     std::vector<std::string_view> out;
     std::size_t pos = 0;
@@ -136,9 +147,8 @@ bool apply_message_record(const std::vector<std::string_view>& f, MessageHeader&
         return true;
     }
     if (key == "arrival") {
-        std::int64_t ms = 0;
-        if (f.size() != 2 || !parse_int(f[1], ms)) return reason = "record arrival: not a number", false;
-        h.envelope.arrival = from_unix_ms(ms);
+        if (f.size() != 2 || !parse_unix_ms(f[1], h.envelope.arrival))
+            return reason = "record arrival: not a time", false;
         return true;
     }
     std::string* target = key == "id"         ? &h.id
@@ -283,6 +293,7 @@ HeaderParse decode_message_header(std::string_view data) {
     }
     for (const char* key : required_message_records)
         if (!seen.count(key)) return r.reason = std::string("missing record ") + key, r;
+    if (!valid_id(r.header.id)) return r.reason = "malformed id record", r;  // (fuzz_spool_files)
     if (r.header.envelope.spec.recipients.empty()) return r.reason = "no recipients", r;
     r.header.header_size = lines.total;
     r.status = ParseStatus::ok;
@@ -343,14 +354,12 @@ bool apply_state_record(const std::vector<std::string_view>& f, DeliveryState& s
     if (key != "rcpt" && key != "attempt" && !seen.insert(key).second)
         return reason = "duplicate record " + key, false;
     std::vector<std::string> v;
-    std::int64_t ms = 0;
     if (key == "state") {
         if (f.size() != 2 || !parse_message_state(f[1], st.state)) return reason = "bad state record", false;
     } else if (key == "attempts") {
         if (f.size() != 2 || !parse_int(f[1], st.attempts)) return reason = "bad attempts record", false;
     } else if (key == "next") {
-        if (f.size() != 2 || !parse_int(f[1], ms)) return reason = "bad next record", false;
-        st.next_attempt = from_unix_ms(ms);
+        if (f.size() != 2 || !parse_unix_ms(f[1], st.next_attempt)) return reason = "bad next record", false;
     } else if (key == "error") {
         if (!decode_values(f, 1, v, reason)) return false;
         st.last_error = std::move(v[0]);
@@ -362,9 +371,9 @@ bool apply_state_record(const std::vector<std::string_view>& f, DeliveryState& s
         st.recipients.push_back(std::move(r));
     } else if (key == "attempt") {
         AttemptRecord a;
-        if (f.size() != 4 || !parse_int(f[1], ms) || !unescape(f[2], a.account) || !unescape(f[3], a.result))
+        if (f.size() != 4 || !parse_unix_ms(f[1], a.at) || !unescape(f[2], a.account) ||
+            !unescape(f[3], a.result))
             return reason = "bad attempt record", false;
-        a.at = from_unix_ms(ms);
         st.history.push_back(std::move(a));
     } else {
         return reason = "unknown record " + key, false;
