@@ -94,7 +94,6 @@ void wire_shared(Core& core, metrics::Metrics& metrics) {
     metrics.set_state_backend_up(false);
 }
 
-
 // XOAUTH2 tokens for the upstream: made even when no account uses oauth2
 // today, so a reload that adds one needs no restart.
 std::shared_ptr<TokenSource> make_token_source(boost::asio::io_context& io, const config::Config& config,

@@ -73,7 +73,7 @@ class Loader(threading.Thread):
                 time.sleep(0.05)
                 continue
             try:
-                for _ in range(5):
+                for _ in range(self.per_connection()):
                     if self.stop.is_set():
                         break
                     self._one(c)
@@ -82,6 +82,9 @@ class Loader(threading.Thread):
                 self.errors[type(e).__name__] += 1
             finally:
                 c.close()
+
+    def per_connection(self):
+        return 5
 
     def _one(self, c):
         marker = f"load-{uuid.uuid4().hex}"

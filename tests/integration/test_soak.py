@@ -23,8 +23,6 @@ RelayProcess helpers of test_delivery.py.
 import collections
 import os
 import random
-import smtplib
-import threading
 import time
 import uuid
 
@@ -32,7 +30,7 @@ import pytest
 
 import harness
 from fake_upstream import FakeUpstream
-from test_crash import marker_of
+from test_crash import Loader, marker_of
 from test_delivery import ACCOUNTS, SENDER, RelayProcess, message
 
 KILLS = int(os.environ.get("RP_SOAK_KILLS", "20"))
@@ -53,36 +51,18 @@ def pki(tmp_path_factory):
     return harness.make_pki(tmp_path_factory.mktemp("pki"))
 
 
-class Client(threading.Thread):
-    """One submitting application: a few messages per connection until
-    stopped. `acked`: (marker, recipients) answered 250; `unacked`: markers
-    whose submission failed or whose answer was lost (may or may not arrive)."""
+class Client(Loader):
+    """One submitting application (test_crash.Loader): a few messages per
+    connection until stopped, a third of them with a second recipient.
+    `acked`: (marker, recipients) answered 250; `unacked`: markers whose
+    submission failed or whose answer was lost (may or may not arrive)."""
 
     def __init__(self, relay, rnd):
-        super().__init__(daemon=True)
-        self.relay, self.rnd = relay, rnd
-        self.stop = threading.Event()
-        self.acked, self.unacked = [], []
-        self.errors = collections.Counter()
+        super().__init__(relay)
+        self.rnd = rnd
 
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                c = self.relay.client()
-            except (OSError, smtplib.SMTPException) as e:
-                self.errors[type(e).__name__] += 1
-                time.sleep(0.05)
-                continue
-            try:
-                for _ in range(self.rnd.randint(1, 6)):
-                    if self.stop.is_set():
-                        break
-                    self._one(c)
-                c.quit()
-            except (OSError, smtplib.SMTPException) as e:
-                self.errors[type(e).__name__] += 1
-            finally:
-                c.close()
+    def per_connection(self):
+        return self.rnd.randint(1, 6)
 
     def _one(self, c):
         marker = f"soak-{uuid.uuid4().hex}"
