@@ -26,6 +26,8 @@ shared=${SHARED_BENCH:-$root/../shared/bench}
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000)
 PY=/usr/bin/python3
+# shellcheck source=relay_config.sh
+source "$here/relay_config.sh"
 BASE=${BENCH_DIR:-/var/tmp}
 SMTP_PORT=${SMTP_PORT:-22587} METRICS_PORT=${METRICS_PORT:-29090}
 SINK_PORT=${SINK_PORT:-22588} SINK_HTTP=${SINK_HTTP:-22080}
@@ -67,35 +69,9 @@ stop_sink() { kill "$sink_pid"; wait "$sink_pid" 2>/dev/null || true; sink_pid=;
 stop_relay() { kill "$relay_pid"; wait "$relay_pid" 2>/dev/null || true; relay_pid=; }
 
 write_config() {  # $1 queue directory
-  {
-    cat <<YAML
-hostname: relay.bench.example
-listeners:
-  - { name: submission, address: "127.0.0.1:$SMTP_PORT", tls: starttls }
-tls: { self_signed: true }
-users:
-  - { username: bench, password_hash: "$hash" }
-queue: { directory: "$1", retry_initial: 1s, retry_max: 3s }
-upstream:
-  host: 127.0.0.1
-  port: $SINK_PORT
-  tls: starttls
-  ca_file: "$ca"
-  connections_per_account: 1
-  messages_per_connection: 1000
-pool:
-  state: "$work/pool.state"
-  cooldown_temporary: 1s
-  accounts:
-YAML
-    for i in $(seq -w 1 60); do
-      echo "    - { username: acct$i@pool.example, password: pw$i, daily_limit: 1000000, daily_recipient_limit: 0 }"
-    done
-    cat <<YAML
-metrics: { address: "127.0.0.1:$METRICS_PORT" }
-logging: { level: warn }
-YAML
-  } >"$work/relaypool.yaml"
+  RC_SUBMISSION=$SMTP_PORT RC_METRICS=$METRICS_PORT RC_SINK=$SINK_PORT RC_QUEUE="$1" \
+    RC_STATE="$work/pool.state" RC_HASH="$hash" RC_CA="$ca" RC_RETRY="retry_initial: 1s, retry_max: 3s" \
+    RC_DAILY=1000000 RC_POOL="cooldown_temporary: 1s" relay_config >"$work/relaypool.yaml"
   rm -f "$work/pool.state"
 }
 

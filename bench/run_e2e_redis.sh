@@ -21,6 +21,8 @@ shared=${SHARED_BENCH:-$root/../shared/bench}
 N=${1:-20000}
 C=${2:-16}
 PY=/usr/bin/python3
+# shellcheck source=relay_config.sh
+source "$here/relay_config.sh"
 
 "$root/scripts/install-deps.sh"
 cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELAYPOOL_TESTS=OFF >/dev/null
@@ -51,33 +53,8 @@ fi
 ca=$("$PY" "$shared/sink.py" --make-cert | tail -n 1)
 hash=$(printf 'secret\n' | "$root/build/release/relaypool" hash-password)
 config() {  # NAME SUBMISSION_PORT METRICS_PORT STATE
-  cat <<YAML
-hostname: relay.bench.example
-listeners:
-  - { name: submission, address: "127.0.0.1:$2", tls: starttls }
-tls: { self_signed: true }
-users:
-  - { username: bench, password_hash: "$hash" }
-limits: { max_connections_per_ip: 2000, auth_failure_delay: 2s }
-queue: { directory: "$work/$1/spool", retry_initial: 5s, retry_max: 1m }
-upstream:
-  host: 127.0.0.1
-  port: 12587
-  tls: starttls
-  ca_file: "$ca"
-  connections_per_account: 1
-  messages_per_connection: 1000
-pool:
-  state: "$4"
-  accounts:
-YAML
-  for i in $(seq -w 1 60); do
-    echo "    - { username: acct$i@pool.example, password: pw$i, daily_limit: 100000, daily_recipient_limit: 0 }"
-  done
-  cat <<YAML
-metrics: { address: "127.0.0.1:$3" }
-logging: { level: warn }
-YAML
+  RC_SUBMISSION=$2 RC_METRICS=$3 RC_QUEUE="$work/$1/spool" RC_STATE="$4" RC_HASH="$hash" RC_CA="$ca" \
+    RC_LIMITS="max_connections_per_ip: 2000, auth_failure_delay: 2s" relay_config
 }
 start_relay() {  # NAME SUBMISSION_PORT METRICS_PORT STATE
   mkdir -p "$work/$1"
