@@ -21,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=${BUILD_DIR:-build/fuzz}
+case $build in /*) ;; *) build=$root/$build ;; esac  # relative to the repository
 target=${1:-all}
 seconds=${2:-3600}
 nice_level=${NICE:-19}
@@ -43,7 +44,7 @@ fi
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DRELAYPOOL_FUZZ=ON >/dev/null
-libs="rp_common rp_protocol rp_config rp_metrics rp_spool rp_pool rp_relay rp_server"
+libs="rp_common rp_protocol rp_config rp_metrics rp_spool rp_pool rp_oauth rp_relay rp_server"
 nice -n "$nice_level" cmake --build "$build" -j"${JOBS:-2}" --target $libs $(all_targets)
 ctest --test-dir "$build" -R 'fuzz\.instrumented' --output-on-failure
 fi
@@ -57,7 +58,7 @@ dict_for() {
 }
 
 run_one() {
-  local t=$1 bin="$root/$build/tests/$1" work="$root/$build/run/$1"
+  local t=$1 bin="$build/tests/$1" work="$build/run/$1"
   local corpus="$root/tests/fuzz/corpus/$t" regress="$root/tests/fuzz/regressions/$t"
   mkdir -p "$work/new" "$work/artifacts" "$corpus"
   local dict args=()
