@@ -4,8 +4,8 @@
 // Indexes N synthetic summaries and prints the resident-set growth per
 // message, then takes one active window and releases everything.
 // Not a test: it reports, it does not pass or fail.
-//   g++ -O2 -std=c++20 -I. bench/backlog_memory.cpp relay/scheduler.cpp -o /tmp/backlog_memory
-//   /tmp/backlog_memory 10000 100000 1000000
+//   cmake --build build/release --target backlog_memory   (bench/CMakeLists.txt)
+//   build/release/bench/backlog_memory 10000 100000 1000000
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -34,7 +34,7 @@ long rss_kib() {
 int main(int argc, char** argv) {
     using namespace rp::spool;
     using namespace rp::relay;
-    const WallTime t0 = std::chrono::system_clock::now();
+    const rp::WallTime t0 = std::chrono::system_clock::now();
     for (int a = 1; a < argc; ++a) {
         const long n = std::atol(argv[a]);
         const long before = rss_kib();

@@ -11,8 +11,9 @@
 // Prints messages/s and per-batch latency (p50/p99). Not a test: timings only.
 //
 // Build (standard library + POSIX only; not part of the default build):
-//   g++ -O2 -std=c++20 -pthread bench/fsync_ceiling.cpp -o /tmp/fsync_ceiling
-// Run:  /tmp/fsync_ceiling [DIR on the spool's filesystem, default /var/tmp] [messages, default 2000]
+//   cmake --build build/release --target fsync_ceiling   (bench/CMakeLists.txt)
+// Run:  build/release/bench/fsync_ceiling [DIR on the spool's filesystem, default /var/tmp] [messages,
+// default 2000]
 #include <fcntl.h>
 #include <unistd.h>
 

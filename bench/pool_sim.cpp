@@ -36,10 +36,9 @@
 // Each strategy runs three times: throttles on with the 15 min cooldown,
 // throttles off, throttles on with a 1 min cooldown.
 //
-// Build and run from the source root (pool/ is pure C++20; file_store.cpp
-// needs common/file_lock.cpp only to link):
-//   g++ -O2 -std=c++20 -I. bench/pool_sim.cpp pool/*.cpp common/file_lock.cpp -o /tmp/pool_sim
-//   /tmp/pool_sim
+// Build and run from the source root:
+//   cmake --build build/release --target pool_sim   (bench/CMakeLists.txt)
+//   build/release/bench/pool_sim
 #include <algorithm>
 #include <chrono>
 #include <cmath>

@@ -32,12 +32,10 @@ BASE=${BENCH_DIR:-/var/tmp}
 SMTP_PORT=${SMTP_PORT:-22587} METRICS_PORT=${METRICS_PORT:-29090}
 SINK_PORT=${SINK_PORT:-22588} SINK_HTTP=${SINK_HTTP:-22080}
 
-bin=${RELAYPOOL_BIN:-}
-if [ -z "$bin" ]; then
-  cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELAYPOOL_TESTS=OFF >/dev/null
-  cmake --build "$root/build/release" -j2 --target relaypool >/dev/null
-  bin=$root/build/release/relaypool
-fi
+cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELAYPOOL_TESTS=OFF >/dev/null
+cmake --build "$root/build/release" -j2 --target relaypool spool_bench >/dev/null
+bin=${RELAYPOOL_BIN:-$root/build/release/relaypool}
+spool_bench=$root/build/release/bench/spool_bench
 work=$(mktemp -d "$BASE/relaypool-restart.XXXXXX")
 sink_pid= relay_pid=
 cleanup() {
@@ -48,11 +46,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$root" && g++ -O2 -std=c++20 -I. bench/spool_bench.cpp spool/spool.cpp spool/spool_format.cpp \
-  spool/spool_io.cpp spool/group_commit.cpp spool/background_worker.cpp spool/file_spool.cpp \
-  spool/file_writer.cpp spool/file_spool_load.cpp spool/file_spool_state.cpp spool/file_spool_recover.cpp \
-  common/log.cpp common/file_lock.cpp metrics/metrics.cpp -lprometheus-cpp-core -lfmt -pthread \
-  -o "$work/spool_bench")
 
 mkdir -p "$work/sink"
 ca=$("$PY" "$shared/sink.py" --make-cert --state-dir "$work/sink" | tail -n 1)
@@ -122,7 +115,7 @@ now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-2}f\", $1 }"; }
 
 for n in "${sizes[@]}"; do
-  out=$(KEEP_DIR=1 WITH_STATE=1 "$work/spool_bench" "$work" "$n")
+  out=$(KEEP_DIR=1 WITH_STATE=1 "$spool_bench" "$work" "$n")
   template=$(echo "$out" | sed -n 's/^kept //p')
   n=$(echo "$out" | sed -n 's/^recover \([0-9]*\) messages.*/\1/p')  # spool_bench queues at least 6,200
   echo "N=$n: $(echo "$out" | grep -E '^(state files|recover)' | tr '\n' ';')"

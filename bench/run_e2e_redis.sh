@@ -26,10 +26,7 @@ source "$here/relay_config.sh"
 
 "$root/scripts/install-deps.sh"
 cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELAYPOOL_TESTS=OFF >/dev/null
-cmake --build "$root/build/release" -j2 --target relaypool >/dev/null
-g++ -O2 -std=c++20 -I"$root" "$here/redis_reserve.cpp" "$root/relay/redis_connection.cpp" \
-    "$root/relay/redis_pool_state.cpp" "$root/config/redis_url.cpp" "$root/common/log.cpp" \
-    -lhiredis -lssl -lcrypto -lfmt -pthread -o "$root/build/release/redis_reserve"
+cmake --build "$root/build/release" -j2 --target relaypool redis_reserve >/dev/null
 
 work=$(mktemp -d /tmp/relaypool-bench-redis.XXXXXX)
 pids=()
@@ -47,7 +44,7 @@ wait_port $redis_port
 
 if [ "${SKIP_RESERVE:-0}" != 1 ]; then
   echo "== reservation round trips (bench/redis_reserve, local Redis, appendfsync always)"
-  "$root/build/release/redis_reserve" $redis_port 20000
+  "$root/build/release/bench/redis_reserve" $redis_port 20000
 fi
 
 ca=$("$PY" "$shared/sink.py" --make-cert | tail -n 1)

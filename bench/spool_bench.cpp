@@ -6,13 +6,10 @@
 // relaypool).
 //
 // Build (not part of the default build):
-//   g++ -O2 -std=c++20 -I. bench/spool_bench.cpp spool/spool.cpp spool/spool_format.cpp spool/spool_io.cpp \
-//       spool/group_commit.cpp spool/background_worker.cpp spool/file_spool.cpp spool/file_writer.cpp \
-//       spool/file_spool_load.cpp spool/file_spool_state.cpp spool/file_spool_recover.cpp common/log.cpp \
-//       common/file_lock.cpp metrics/metrics.cpp -lprometheus-cpp-core -lfmt -pthread -o /tmp/spool_bench
-// Run:  [SPOOL_WORKERS=8] [WITH_STATE=1] /tmp/spool_bench [DIR, default /var/tmp] [recovery messages, default
-// 20000] WITH_STATE=1 gives every message a state file first (a deferred message, as after an upstream
-// outage): the restart-with-a-backlog case. KEEP_DIR=1 keeps the queue (its path is printed) for
+//   cmake --build build/release --target spool_bench   (bench/CMakeLists.txt)
+// Run:  [SPOOL_WORKERS=8] [WITH_STATE=1] build/release/bench/spool_bench [DIR, default /var/tmp] [recovery
+// messages, default 20000] WITH_STATE=1 gives every message a state file first (a deferred message, as after
+// an upstream outage): the restart-with-a-backlog case. KEEP_DIR=1 keeps the queue (its path is printed) for
 // bench/restart_bench.sh, which restarts the real binary on it.
 #include <stdlib.h>
 
