@@ -271,11 +271,14 @@ Disposition quarantine_corrupt(DeliveryContext& ctx, const std::string& id, Wall
 // Load what the attempt needs; a disposition when it cannot go on. Only
 // SpoolErrc::corrupt is a verdict on the message; an OS error (EIO, EMFILE,
 // ENOMEM) is transient and keeps it queued with a backoff.
-std::optional<Disposition> load(DeliveryContext& ctx, const std::string& id, WallTime now,
-                                spool::QueuedMessage& out) {
-    auto loaded = ctx.spool.load(id);
-    if (loaded.error == make_error_code(spool::SpoolErrc::not_found)) return Disposition{Kind::removed, {}};
-    if (loaded.error == make_error_code(spool::SpoolErrc::corrupt)) return quarantine_corrupt(ctx, id, now);
+// Read off the event loop (a cold page cache costs disk reads).
+boost::asio::awaitable<std::optional<Disposition>> load(DeliveryContext& ctx, const std::string& id,
+                                                        WallTime now, spool::QueuedMessage& out) {
+    auto loaded = co_await async_load(ctx.spool, id);
+    if (loaded.error == make_error_code(spool::SpoolErrc::not_found))
+        co_return Disposition{Kind::removed, {}};
+    if (loaded.error == make_error_code(spool::SpoolErrc::corrupt))
+        co_return quarantine_corrupt(ctx, id, now);
     if (!loaded) {
         const auto summary = ctx.spool.summary(id);
         const std::uint32_t attempts = summary ? summary.value.attempts : 0;
@@ -284,10 +287,10 @@ std::optional<Disposition> load(DeliveryContext& ctx, const std::string& id, Wal
                                  ctx.options.retry_max, jitter(ctx.options));
         log::error("delivery", "cannot load message; will retry",
                    {{"id", id}, {"error", loaded.error.message()}});
-        return Disposition{Kind::due_at, now + delay};
+        co_return Disposition{Kind::due_at, now + delay};
     }
     out = std::move(loaded.value);
-    return std::nullopt;
+    co_return std::nullopt;
 }
 
 }  // namespace
@@ -302,7 +305,9 @@ std::string upstream_mail_from(config::SenderRewrite rewrite, const std::string&
 boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::string id) {
     WallTime now = ctx.clock.now();
     spool::QueuedMessage m;
-    if (auto d = load(ctx, id, now, m)) co_return *d;
+    const std::optional<Disposition> not_loaded = co_await load(ctx, id, now, m);
+    if (not_loaded) co_return *not_loaded;
+    now = ctx.clock.now();  // (the read may have waited for the disk)
     if (auto it = ctx.unsaved.find(id); it != ctx.unsaved.end()) {
         // An earlier outcome is newer than the disk: start from it, and try
         // to write it down again.

@@ -22,6 +22,13 @@ inline boost::asio::awaitable<std::error_code> async_update_state(spool::Spool& 
     });
 }
 
+// Spool::load_async: the envelope and state, read off the event loop.
+inline boost::asio::awaitable<spool::SpoolResult<spool::QueuedMessage>> async_load(spool::Spool& spool,
+                                                                                   const std::string& id) {
+    return await_callback<spool::SpoolResult<spool::QueuedMessage>>(
+        [&spool, &id](auto done) { spool.load_async(id, std::move(done)); });
+}
+
 // SpoolWriter::commit: co_await gives {error, id}.
 inline boost::asio::awaitable<std::pair<std::error_code, std::string>> async_commit(
     spool::SpoolWriter& writer) {

@@ -202,6 +202,10 @@ void FileSpool::post_background(std::function<void()> job) {
     impl_->background->post(std::move(job));
 }
 
+void FileSpool::load_async(const std::string& id, std::function<void(SpoolResult<QueuedMessage>)> done) {
+    impl_->background->post([this, id, done = std::move(done)] { done(load(id)); });
+}
+
 SpoolResult<MessageSummary> FileSpool::summary(const std::string& id) const {
     std::lock_guard lock(impl_->mu);
     auto it = impl_->index.find(id);

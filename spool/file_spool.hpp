@@ -88,6 +88,8 @@ class FileSpool final : public SpoolIntake, public Spool {
     std::vector<std::string> list() const override;
     SpoolResult<MessageSummary> summary(const std::string& id) const override;
     SpoolResult<QueuedMessage> load(const std::string& id) override;
+    // On the background thread (shared with the admin API's reads).
+    void load_async(const std::string& id, std::function<void(SpoolResult<QueuedMessage>)> done) override;
     std::error_code update_state(const std::string& id, const DeliveryState& state) override;
     void update_state_async(const std::string& id, DeliveryState state,
                             std::function<void(std::error_code)> done) override;

@@ -174,6 +174,12 @@ class Spool {
 
     // Envelope + delivery state from disk (not the body).
     virtual SpoolResult<QueuedMessage> load(const std::string& id) = 0;
+    // The same off the caller's thread: `done` runs where the spool reads
+    // (FileSpool: its background thread, so a cold page cache never blocks
+    // the event loop; this default: inline).
+    virtual void load_async(const std::string& id, std::function<void(SpoolResult<QueuedMessage>)> done) {
+        done(load(id));
+    }
 
     // Persist a new delivery state atomically (blocks for the fsyncs: from an
     // event loop prefer update_state_async). history is trimmed to
