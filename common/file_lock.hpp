@@ -9,27 +9,25 @@
 #pragma once
 
 #include <string>
+#include <utility>
+
+#include "common/unique_fd.hpp"
 
 namespace rp {
 
 class FileLock {
   public:
-    FileLock() = default;
-    ~FileLock();
-    FileLock(FileLock&& other) noexcept;
-    FileLock& operator=(FileLock&& other) noexcept;
-    FileLock(const FileLock&) = delete;
-    FileLock& operator=(const FileLock&) = delete;
+    FileLock() = default;  // holds nothing; movable, not copyable (the descriptor is the lock)
 
     // Takes the lock on `path` (created 0644 when missing). On failure returns
     // an empty FileLock and sets `error` to a sentence for the operator, e.g.
     // "/var/spool/relaypool/lock is held by another process (pid 4242)".
     static FileLock acquire(const std::string& path, std::string& error);
-    explicit operator bool() const { return fd_ >= 0; }
+    explicit operator bool() const { return bool(fd_); }
 
   private:
-    explicit FileLock(int fd) : fd_(fd) {}
-    int fd_ = -1;
+    explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+    UniqueFd fd_;  // closing it releases the lock (an OFD lock belongs to the open file)
 };
 
 }  // namespace rp

@@ -182,8 +182,12 @@ void Metrics::set_account(std::string_view account, std::string_view state, doub
 void Metrics::oauth2_token_fetch(std::string_view result) {
     impl_->token_fetches.Add({{"result", s(result)}}).Increment();
 }
-void Metrics::set_oauth2_token_age(std::string_view account, double seconds) {
-    impl_->token_age.Add({{"account", s(account)}}).Set(seconds);
+void Metrics::set_oauth2_token_age(std::string_view account, std::optional<double> seconds) {
+    const prometheus::Labels labels{{"account", s(account)}};
+    if (seconds)
+        impl_->token_age.Add(labels).Set(*seconds);
+    else if (impl_->token_age.Has(labels))
+        impl_->token_age.Remove(&impl_->token_age.Add(labels));
 }
 
 }  // namespace rp::metrics

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -66,9 +67,10 @@ class Metrics {
 
     // XOAUTH2 (docs/metrics.md): relaypool_oauth2_token_fetches_total{result},
     // result = ok, denied (the account is disabled), unavailable (temporary);
-    // relaypool_oauth2_token_age_seconds{account} for the token in use.
+    // relaypool_oauth2_token_age_seconds{account} for the token in use; no
+    // series while the account has no token (0 would read as "brand new").
     void oauth2_token_fetch(std::string_view result);
-    void set_oauth2_token_age(std::string_view account, double seconds);
+    void set_oauth2_token_age(std::string_view account, std::optional<double> seconds);
 
   private:
     struct Impl;

@@ -4,19 +4,14 @@
 #include "protocol/message_filter.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
+
+#include "protocol/ascii.hpp"
 
 namespace rp::protocol {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-            return false;
-    return true;
-}
+using ascii::iequals;
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))

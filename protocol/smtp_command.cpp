@@ -5,31 +5,14 @@
 #include <array>
 #include <vector>
 
+#include "protocol/ascii.hpp"
+
 namespace rp::protocol {
 namespace {
 
+using ascii::iequals;
+using ascii::istarts_with;
 using ArgParser = std::optional<Reply> (*)(std::string_view args, Command& cmd);
-
-char upper(char c) {
-    return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-std::string to_upper(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = upper(c);
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (upper(a[i]) != upper(b[i])) return false;
-    return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
 
 std::string_view trim_spaces(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -83,7 +66,8 @@ Reply no_params() {
     return Reply::syntax_params("Syntax error, no parameters allowed");
 }
 Reply unsupported_param(std::string_view keyword) {
-    return Reply::make(555, esc::invalid_params, "Unsupported parameter " + to_upper(keyword.substr(0, 32)));
+    return Reply::make(555, esc::invalid_params,
+                       "Unsupported parameter " + ascii::upper(keyword.substr(0, 32)));
 }
 Reply duplicate_param() {
     return Reply::syntax_params("Duplicate parameter");
@@ -168,7 +152,7 @@ std::optional<Reply> parse_path_arg(std::string_view args, std::string_view keyw
 }
 
 std::optional<Reply> mail_param(std::string_view key, std::string_view value, bool has_value, MailParams& m) {
-    auto bad = [&] { return Reply::syntax_params("Bad " + to_upper(key) + " parameter"); };
+    auto bad = [&] { return Reply::syntax_params("Bad " + ascii::upper(key) + " parameter"); };
     const bool flag = iequals(key, "SMTPUTF8");
     const bool known = flag || iequals(key, "SIZE") || iequals(key, "BODY") || iequals(key, "RET") ||
                        iequals(key, "ENVID") || iequals(key, "AUTH");
@@ -194,7 +178,7 @@ std::optional<Reply> mail_param(std::string_view key, std::string_view value, bo
     } else if (iequals(key, "RET")) {
         if (!m.ret.empty()) return duplicate_param();
         if (!iequals(value, "FULL") && !iequals(value, "HDRS")) return bad();
-        m.ret = to_upper(value);
+        m.ret = ascii::upper(value);
     } else if (iequals(key, "ENVID")) {
         if (!m.envid.empty()) return duplicate_param();
         if (value.size() > 100 || !valid_xtext(value)) return bad();
@@ -223,7 +207,7 @@ std::optional<Reply> args_mail(std::string_view args, Command& cmd) {
 }
 
 bool valid_notify(std::string_view value, std::string& out) {
-    out = to_upper(value);
+    out = ascii::upper(value);
     if (out == "NEVER") return true;
     bool seen[3] = {false, false, false};
     std::string_view rest = out;
@@ -281,7 +265,7 @@ std::optional<Reply> args_auth(std::string_view args, Command& cmd) {
     auto words = split_words(args);
     if (words.empty() || words.size() > 2 || words[0].size() > 20)
         return Reply::syntax_params("Syntax: AUTH mechanism [initial-response]");
-    cmd.auth.mechanism = to_upper(words[0]);
+    cmd.auth.mechanism = ascii::upper(words[0]);
     if (words.size() == 2) cmd.auth.initial_response = std::string(words[1]);
     return std::nullopt;
 }

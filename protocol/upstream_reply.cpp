@@ -4,7 +4,7 @@
 // reply, bounded lines).
 #include "protocol/upstream_reply.hpp"
 
-#include <cctype>
+#include "protocol/ascii.hpp"
 
 namespace rp::protocol {
 namespace {
@@ -29,12 +29,6 @@ std::size_t enhanced_length(std::string_view s) {
     }
     if (i < s.size() && s[i] != ' ') return 0;
     return i;
-}
-
-std::string upper(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return out;
 }
 
 std::vector<std::string> split_words(std::string_view s) {
@@ -133,7 +127,7 @@ ReplyParseStatus UpstreamReplyParser::next(UpstreamReply& out) {
 }
 
 bool EhloCapabilities::offers_auth(std::string_view mechanism) const {
-    const std::string want = upper(mechanism);
+    const std::string want = ascii::upper(mechanism);
     for (const auto& m : auth)
         if (m == want) return true;
     return false;
@@ -144,7 +138,7 @@ EhloCapabilities parse_ehlo(const UpstreamReply& reply) {
     for (std::size_t i = 1; i < reply.lines.size(); ++i) {
         auto ws = split_words(reply.lines[i]);
         if (ws.empty()) continue;
-        std::string keyword = upper(ws[0]);
+        std::string keyword = ascii::upper(ws[0]);
         if (keyword.rfind("AUTH=", 0) == 0) {  // pre-RFC 4954 form: "AUTH=LOGIN PLAIN"
             ws[0] = keyword.substr(5);
             keyword = "AUTH";
@@ -179,7 +173,7 @@ EhloCapabilities parse_ehlo(const UpstreamReply& reply) {
             if (ok) caps.size = n;
         } else if (keyword == "AUTH") {
             for (std::size_t k = 1; k < ws.size(); ++k) {
-                std::string m = upper(ws[k]);
+                std::string m = ascii::upper(ws[k]);
                 if (!m.empty() && !caps.offers_auth(m)) caps.auth.push_back(std::move(m));
             }
         }

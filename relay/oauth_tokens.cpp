@@ -225,7 +225,8 @@ struct TokenSource::Impl : std::enable_shared_from_this<Impl> {
         if (!metrics) return;
         for (const auto& [key, account] : accounts) {
             auto age = cache.age(key, now);
-            metrics->set_oauth2_token_age(account, age ? static_cast<double>(age->count()) : 0.0);
+            metrics->set_oauth2_token_age(
+                account, age ? std::optional<double>(static_cast<double>(age->count())) : std::nullopt);
         }
     }
 };

@@ -180,6 +180,10 @@ def test_mailbox_without_delegation_is_disabled_and_its_mail_rerouted(tmp_path, 
         assert status[MAILBOXES[0]]["state"] == "active"
         assert metric(relay, "relaypool_deferrals_total", account=MAILBOXES[1], reason="auth") >= 1
         assert metric(relay, "relaypool_oauth2_token_fetches_total", result="denied") >= 1
+        # the refused mailbox has no token: no age series (0 would read as a fresh token)
+        text = relay.metrics()
+        assert f'relaypool_oauth2_token_age_seconds{{account="{MAILBOXES[0]}"}}' in text
+        assert f'relaypool_oauth2_token_age_seconds{{account="{MAILBOXES[1]}"}}' not in text
         assert metric(relay, "relaypool_bounces_total") == 0
         assert not [t for t in upstream.transactions if not t.accepted]
     finally:
