@@ -14,6 +14,9 @@
 #    the sink down, recovers, fails its first attempts; then the sink starts.
 #    Measured: sink up -> first delivery, and the drain rate (msg/s) from the
 #    first delivery to the N-th.
+# COLD=1 drops the page cache before the restart (root): a reboot, not a
+# process restart. During the restart's drain bench/loop_probe.py times NOOP
+# replies on one session: how long the event loop keeps a client waiting.
 # The copy is synced before the start (fresh_copy): a restarted process finds
 # a queue written long ago, not 400 MB of dirty pages that its first fsyncs
 # would have to wait for (ext4 data=ordered; before the sync the 100k drain
@@ -36,8 +39,8 @@ SMTP_PORT=${SMTP_PORT:-22587} METRICS_PORT=${METRICS_PORT:-29090}
 SINK_PORT=${SINK_PORT:-22588} SINK_HTTP=${SINK_HTTP:-22080}
 
 cmake -S "$root" -B "$root/build/release" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRELAYPOOL_TESTS=OFF >/dev/null
-cmake --build "$root/build/release" -j2 --target relaypool spool_bench >/dev/null
 bin=${RELAYPOOL_BIN:-$root/build/release/relaypool}
+cmake --build "$root/build/release" -j2 --target spool_bench $([ -n "${RELAYPOOL_BIN:-}" ] || echo relaypool) >/dev/null
 spool_bench=$root/build/release/bench/spool_bench
 work=$(mktemp -d "$BASE/relaypool-restart.XXXXXX")
 sink_pid= relay_pid=
@@ -131,19 +134,26 @@ for n in "${sizes[@]}"; do
 
   # 2. restart with the upstream up
   fresh_copy
+  [ "${COLD:-0}" = 1 ] && echo 3 >/proc/sys/vm/drop_caches  # as after a reboot (root)
   write_config "$work/q"
   start_sink
   t0=$(now)
   "$bin" serve --config "$work/relaypool.yaml" 2>"$work/relay-$n-restart.log" &
   relay_pid=$!
   read -r greet ready < <(probe_start "$t0")
+  rm -f "$work/stop-probe"
+  "$PY" "$here/loop_probe.py" "$SMTP_PORT" "$work/stop-probe" >"$work/probe.txt" &
+  probe_pid=$!
   read -r first last < <(wait_sink "$n")
+  touch "$work/stop-probe" && wait "$probe_pid"
   echo "N=$n restart: 220 greeting after ${greet} s; mail taken (/readyz 200) after ${ready} s;" \
-    "first delivery after $(calc "$first - $t0") s; all $n delivered after $(calc "$last - $t0") s"
+    "first delivery after $(calc "$first - $t0") s; all $n delivered after $(calc "$last - $t0") s;" \
+    "event loop during the drain: $(cat "$work/probe.txt")"
   stop_relay
   stop_sink
 
-  # 3. the drain after the upstream returns
+  # 3. the drain after the upstream returns (SKIP_DRAIN=1: not measured)
+  if [ "${SKIP_DRAIN:-0}" = 1 ]; then rm -rf "$work/q" "$template"; continue; fi
   fresh_copy
   write_config "$work/q"
   t0=$(now)

@@ -19,7 +19,8 @@ constexpr std::array<std::string_view, 5> kAccountStates = {"active", "cooling_d
 // Exported at 0 from the start: a counter series that appears only with its
 // first increment hides that increment from rate()/increase(), so the
 // "spool errors" alert (docker/prometheus/alerts.yml) would miss the first one.
-constexpr std::array<std::string_view, 3> kSpoolErrorKinds = {"commit", "state_write", "quarantined"};
+constexpr std::array<std::string_view, 4> kSpoolErrorKinds = {"commit", "state_write", "quarantined",
+                                                              "remove"};
 constexpr std::array<std::string_view, 3> kTokenFetchResults = {"ok", "denied", "unavailable"};
 std::string s(std::string_view v) {
     return std::string(v);

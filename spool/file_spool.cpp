@@ -215,24 +215,30 @@ SpoolResult<MessageSummary> FileSpool::summary(const std::string& id) const {
 
 std::error_code FileSpool::remove(const std::string& id) {
     auto& s = *impl_;
-    if (auto sum = summary(id); !sum) return sum.error;
-    const std::string msg = s.message_path(id);
-    if (::unlink(msg.c_str()) != 0 && errno != ENOENT) {
-        int e = errno;
-        log::error("spool", "cannot remove message", {{"id", id}, {"error", std::strerror(e)}});
-        return to_code(e);
-    }
     {
         std::lock_guard lock(s.mu);
-        s.index.erase(id);
+        if (s.index.erase(id) == 0) return make_error_code(SpoolErrc::not_found);
     }
-    ::unlink(s.state_path(id).c_str());
     ++s.removed;
-    // Not waited for: the event loop calls this. Until the directory fsync
-    // (queued now, or any concurrent commit's) completes, a crash can bring
-    // the message back: delivered again, never lost (docs/spool.md,
-    // "duplicate window").
-    s.committer->sync_dir_later();
+    // The unlinks run on the background thread, not on the caller's (the
+    // event loop): on a busy ext4 each waits for the journal (measured during
+    // a restart's drain: 0.33 ms on average, up to 10 ms, a third of the
+    // loop's time). Neither they nor the directory fsync are waited for:
+    // until both are done a crash can bring the message back, delivered
+    // again, never lost (docs/spool.md, "duplicate window").
+    s.background->post([&s, id] {
+        const std::string path = s.message_path(id);
+        int e = s.fault(FaultPoint::remove_message, path);
+        if (e == 0 && ::unlink(path.c_str()) != 0 && errno != ENOENT) e = errno;
+        if (e != 0) {
+            s.count_error("remove");
+            log::error("spool", "cannot remove a finished message; it comes back at the next start",
+                       {{"id", id}, {"error", std::strerror(e)}});
+            return;
+        }
+        ::unlink(s.state_path(id).c_str());
+        s.committer->sync_dir_later();
+    });
     return {};
 }
 

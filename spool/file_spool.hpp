@@ -48,8 +48,9 @@ enum class FaultPoint {
     write_state,
     fsync_state,
     rename_state,
-    read_message,  // open + read of queue/<id> (recover() and load())
-    read_state,    // read of queue/<id>.state by load()
+    read_message,    // open + read of queue/<id> (recover() and load())
+    read_state,      // read of queue/<id>.state by load()
+    remove_message,  // the unlink of queue/<id> after remove()
 };
 class FaultInjector {
   public:

@@ -206,4 +206,4 @@ def test_every_queried_metric_exists_in_a_live_scrape(scrape):
 def test_spool_error_series_exist_before_the_first_error(scrape):
     _, samples = scrape
     kinds = {s["kind"] for s in samples.get("relaypool_spool_errors_total", [])}
-    assert kinds == {"commit", "state_write", "quarantined"}
+    assert kinds == {"commit", "state_write", "quarantined", "remove"}
