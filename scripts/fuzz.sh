@@ -104,6 +104,8 @@ ledger_row() {
   local t=$1 cpu=$2 wall=$3 rc=$4 crashers=$5 log="$build/run/$1/segment.log"
   local execs cov ft corp
   execs=$(grep -E '^stat::number_of_executed_units' "$log" | tail -1 | awk '{print $2}' || true)
+  # (An interrupted run prints no final stats: its last status line counts.)
+  [ -n "$execs" ] || execs=$(grep -E '^#[0-9]+' "$log" | tail -1 | sed -E 's/^#([0-9]+).*/\1/' || true)
   read -r cov ft corp < <(grep -E '^#[0-9]+.*cov: ' "$log" | tail -1 |
     sed -E 's/.*cov: ([0-9]+) ft: ([0-9]+) corp: ([0-9]+).*/\1 \2 \3/' || true) || true
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" \
