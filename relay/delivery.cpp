@@ -94,15 +94,18 @@ boost::asio::awaitable<std::error_code> persist(DeliveryContext& ctx, const std:
     co_return ec;
 }
 
-Disposition remove_finished(DeliveryContext& ctx, const std::string& id, WallTime now,
-                            const spool::DeliveryState& final_state) {
-    if (auto ec = ctx.spool.remove(id); ec && ec != make_error_code(spool::SpoolErrc::not_found)) {
+// The unlinks run on the spool's background thread (ext4 journal waits stay
+// off the event loop); a failure keeps the final state in memory and retries.
+boost::asio::awaitable<Disposition> remove_finished(DeliveryContext& ctx, const std::string& id, WallTime now,
+                                                    const spool::DeliveryState& final_state) {
+    const std::error_code ec = co_await async_remove(ctx.spool, id);
+    if (ec && ec != make_error_code(spool::SpoolErrc::not_found)) {
         log::error("delivery", "remove failed; will retry", {{"id", id}, {"error", ec.message()}});
         ctx.unsaved[id] = final_state;  // nothing pending: the retry only removes it
-        return {Kind::due_at, now + ctx.options.retry_initial};
+        co_return Disposition{Kind::due_at, now + ctx.options.retry_initial};
     }
     ctx.unsaved.erase(id);
-    return {Kind::removed, {}};
+    co_return Disposition{Kind::removed, {}};
 }
 
 // queue.max_age passed: every pending recipient bounces (DSN), the message goes.
@@ -135,7 +138,8 @@ boost::asio::awaitable<Disposition> expire(DeliveryContext& ctx, const spool::Qu
               {{"id", m.id},
                {"recipients", std::to_string(bounced.size())},
                {"dsn", dsn.value.empty() ? "none" : dsn.value}});
-    co_return remove_finished(ctx, m.id, now, m.state);
+    const Disposition d = co_await remove_finished(ctx, m.id, now, m.state);
+    co_return d;
 }
 
 // No account usable: deferred (reason no_account), held until one is.
@@ -229,7 +233,10 @@ boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const spool::
     count_attempt(ctx, m, t, bounces_recorded, account, !pending.empty(), now);
     log::info("delivery", "attempt",
               {{"id", m.id}, {"account", account}, {"result", summarize(t, sent.size())}});
-    if (pending.empty()) co_return remove_finished(ctx, m.id, now, state);
+    if (pending.empty()) {
+        const Disposition d = co_await remove_finished(ctx, m.id, now, state);
+        co_return d;
+    }
     co_return Disposition{Kind::due_at, now_again ? now : state.next_attempt};
 }
 
@@ -275,6 +282,7 @@ Disposition quarantine_corrupt(DeliveryContext& ctx, const std::string& id, Wall
 boost::asio::awaitable<std::optional<Disposition>> load(DeliveryContext& ctx, const std::string& id,
                                                         WallTime now, spool::QueuedMessage& out) {
     auto loaded = co_await async_load(ctx.spool, id);
+    now = ctx.clock.now();  // (the read may have waited for the disk)
     if (loaded.error == make_error_code(spool::SpoolErrc::not_found))
         co_return Disposition{Kind::removed, {}};
     if (loaded.error == make_error_code(spool::SpoolErrc::corrupt))
@@ -307,7 +315,7 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
     spool::QueuedMessage m;
     const std::optional<Disposition> not_loaded = co_await load(ctx, id, now, m);
     if (not_loaded) co_return *not_loaded;
-    now = ctx.clock.now();  // (the read may have waited for the disk)
+    now = ctx.clock.now();
     if (auto it = ctx.unsaved.find(id); it != ctx.unsaved.end()) {
         // An earlier outcome is newer than the disk: start from it, and try
         // to write it down again.
@@ -315,7 +323,10 @@ boost::asio::awaitable<Disposition> attempt_delivery(DeliveryContext& ctx, std::
         co_await persist(ctx, id, m.state);
     }
     std::vector<std::size_t> pending = pending_indexes(m.state);
-    if (pending.empty()) co_return remove_finished(ctx, id, now, m.state);  // finished before a crash
+    if (pending.empty()) {  // finished before a crash
+        const Disposition d = co_await remove_finished(ctx, id, now, m.state);
+        co_return d;
+    }
     if (now >= expiry_of(ctx, m)) {
         const Disposition d = co_await expire(ctx, m, now);
         co_return d;

@@ -29,6 +29,12 @@ inline boost::asio::awaitable<spool::SpoolResult<spool::QueuedMessage>> async_lo
         [&spool, &id](auto done) { spool.load_async(id, std::move(done)); });
 }
 
+// Spool::remove_async: the unlinks off the event loop; co_await gives the error.
+inline boost::asio::awaitable<std::error_code> async_remove(spool::Spool& spool, const std::string& id) {
+    return await_callback<std::error_code>(
+        [&spool, &id](auto done) { spool.remove_async(id, std::move(done)); });
+}
+
 // SpoolWriter::commit: co_await gives {error, id}.
 inline boost::asio::awaitable<std::pair<std::error_code, std::string>> async_commit(
     spool::SpoolWriter& writer) {

@@ -94,7 +94,10 @@ segment() {
     -print_final_stats=1 -artifact_prefix="$work/artifacts/" "${args[@]}" ${FUZZ_ARGS:-} \
     "$work/new" "$corpus" "${extra[@]}" >>"$work/fuzz.log" 2>&1; } 2>"$work/time.txt"
   rc=$?
-  awk -v rc="$rc" '{ printf "%.1f %.1f %d\n", $1 + $2, $3, rc }' "$work/time.txt"
+  # (A fuzzer killed by a signal makes bash write "Killed" lines first: the
+  # timing is the last line of three numbers.)
+  awk -v rc="$rc" 'NF == 3 && $1 ~ /^[0-9.]+$/ { t = $1 + $2; w = $3 }
+    END { printf "%.1f %.1f %d\n", t, w, rc }' "$work/time.txt"
 }
 
 # Appends one row to the campaign ledger (tests/fuzz/campaign.tsv): what one
@@ -155,6 +158,9 @@ run_one() {
     used=$(awk -v u="$used" -v c="$cpu" 'BEGIN { print u + c }')
     echo "   $t: segment of ${wall}s wall got ${cpu} CPU s (total $used), exit $rc"
     [ "$rc" -ne 0 ] && break
+    # A fuzzer that ended by itself well before its time (-runs in
+    # FUZZ_ARGS, a binary that is no fuzzer) will not spend the budget.
+    awk -v w="$wall" -v l="$left" 'BEGIN { exit !(w < l / 2) }' && break
     # A segment that got no CPU at all (machine saturated): wait, try again.
     awk -v c="$cpu" 'BEGIN { exit !(c < 1) }' && sleep 10
   done

@@ -50,7 +50,7 @@ enum class FaultPoint {
     rename_state,
     read_message,    // open + read of queue/<id> (recover() and load())
     read_state,      // read of queue/<id>.state by load()
-    remove_message,  // the unlink of queue/<id> after remove()
+    remove_message,  // the unlink of queue/<id> by remove()
 };
 class FaultInjector {
   public:
@@ -91,6 +91,8 @@ class FileSpool final : public SpoolIntake, public Spool {
     SpoolResult<QueuedMessage> load(const std::string& id) override;
     // On the background thread (shared with the admin API's reads).
     void load_async(const std::string& id, std::function<void(SpoolResult<QueuedMessage>)> done) override;
+    // remove() on the background thread; `done` runs there.
+    void remove_async(const std::string& id, std::function<void(std::error_code)> done) override;
     std::error_code update_state(const std::string& id, const DeliveryState& state) override;
     void update_state_async(const std::string& id, DeliveryState state,
                             std::function<void(std::error_code)> done) override;

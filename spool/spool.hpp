@@ -197,6 +197,11 @@ class Spool {
     // crash within that window can bring the message back (delivered twice,
     // never lost). Cheap enough for the event loop.
     virtual std::error_code remove(const std::string& id) = 0;
+    // The same off the caller's thread (FileSpool: its background thread,
+    // where `done` runs; this default: inline).
+    virtual void remove_async(const std::string& id, std::function<void(std::error_code)> done) {
+        done(remove(id));
+    }
     // Keep the files, out of the queue, under quarantine/ (logged, counted).
     virtual std::error_code quarantine(const std::string& id, std::string_view reason) = 0;
 

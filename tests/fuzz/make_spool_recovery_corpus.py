@@ -46,6 +46,7 @@ SEEDS = {
     "orphan_state": files((f"queue/{ID_B}.state", STATE_DEFERRED)),
     "tmp_leftover": files((f"tmp/{ID_A}.1", message(ID_A)[:60]), (f"queue/{ID_B}", message(ID_B))),
     "truncated_body": files((f"queue/{ID_A}", message(ID_A)[:-5])),
+    "probe_left_by_a_crash": "==> tmp/.probe.1 <==\nx\n" + files((f"queue/{ID_A}", message(ID_A))),
     "wrong_id_inside": files((f"queue/{ID_B}", message(ID_A))),
     "stray_and_quarantine": files(
         ("queue/notes.txt", "hello\n"), (f"quarantine/{ID_A}", "old\n"), (f"queue/{ID_A}", "garbage\n")
