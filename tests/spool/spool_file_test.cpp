@@ -598,15 +598,26 @@ TEST_CASE("a failed directory fsync fails exactly the commits it covered") {
     CHECK(rep.messages.size() == good.size());
 }
 
-TEST_CASE("spool errors are counted in relaypool_spool_errors_total") {
+// A recovered spool with scripted faults and its own metrics registry.
+struct MeteredSpool {
     TempDir t;
     rp::metrics::Metrics metrics;
-    auto faults = std::make_shared<ScriptedFaults>();
-    auto opened =
-        FileSpool::open({.directory = t.path, .commit_workers = 2, .faults = faults, .metrics = &metrics});
-    REQUIRE(opened);
-    auto& spool = *opened.value;
-    REQUIRE(spool.recover());
+    std::shared_ptr<ScriptedFaults> faults = std::make_shared<ScriptedFaults>();
+    std::unique_ptr<FileSpool> spool;
+    MeteredSpool() {
+        auto opened = FileSpool::open(
+            {.directory = t.path, .commit_workers = 2, .faults = faults, .metrics = &metrics});
+        REQUIRE(opened);
+        spool = std::move(opened.value);
+        REQUIRE(spool->recover());
+    }
+};
+
+TEST_CASE("spool errors are counted in relaypool_spool_errors_total") {
+    MeteredSpool fixture;
+    auto& metrics = fixture.metrics;
+    auto& faults = fixture.faults;
+    auto& spool = *fixture.spool;
     auto id = put(spool, "m");
     faults->arm(FaultPoint::fsync_message, EIO, 1);
     CHECK(put(spool, "lost").empty());
@@ -621,14 +632,11 @@ TEST_CASE("spool errors are counted in relaypool_spool_errors_total") {
 }
 
 TEST_CASE("a message whose file cannot be unlinked stays queued and is counted; remove_async reports it") {
-    TempDir t;
-    rp::metrics::Metrics metrics;
-    auto faults = std::make_shared<ScriptedFaults>();
-    auto opened =
-        FileSpool::open({.directory = t.path, .commit_workers = 2, .faults = faults, .metrics = &metrics});
-    REQUIRE(opened);
-    auto& spool = *opened.value;
-    REQUIRE(spool.recover());
+    MeteredSpool fixture;
+    auto& t = fixture.t;
+    auto& metrics = fixture.metrics;
+    auto& faults = fixture.faults;
+    auto& spool = *fixture.spool;
     const std::string id = put(spool, "m");
     faults->arm(FaultPoint::remove_message, EROFS, 2);
     CHECK(spool.remove(id));  // the caller keeps it (the engine retries)
@@ -649,8 +657,9 @@ TEST_CASE("a probe file left by a crash does not make the queue unwritable") {
     TempDir t;
     { auto spool = open_recovered(t.path); }
     spit(t / "tmp/.probe.1", "x");  // a crash between the probe's create and unlink
-    auto opened = FileSpool::open({.directory = t.path});
-    REQUIRE(opened);
+    FileSpoolOptions options;
+    options.directory = t.path;
+    CHECK(FileSpool::open(options));
 }
 
 TEST_CASE("blocking update_state from a spool callback is refused, not a deadlock") {
