@@ -30,11 +30,6 @@ from test_delivery import ACCOUNTS, SENDER, RelayProcess, message
 ROUNDS = int(os.environ.get("RP_CRASH_ROUNDS", "5"))
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return harness.make_pki(tmp_path_factory.mktemp("pki"))
-
-
 def marker_of(data):
     """The marker in a delivered message's Message-ID."""
     start = data.find(b"Message-ID: <")

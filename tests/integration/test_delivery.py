@@ -149,11 +149,6 @@ def delivery_status(dsn):
 
 
 # ---- fixtures --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return harness.make_pki(tmp_path_factory.mktemp("pki"))
-
-
 @pytest.fixture
 def upstream(pki):
     with FakeUpstream(accounts=ACCOUNTS, pki=pki) as up:

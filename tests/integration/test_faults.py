@@ -26,11 +26,6 @@ from test_crash import fill
 from test_delivery import ACCOUNTS, SENDER, RelayProcess, message, submit
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return harness.make_pki(tmp_path_factory.mktemp("pki"))
-
-
 @pytest.fixture
 def tmpfs(tmp_path):
     with harness.tmpfs(tmp_path, "4m") as mount:

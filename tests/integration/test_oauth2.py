@@ -31,11 +31,6 @@ MAILBOXES = [f"billing{i}@agency.example" for i in range(3)]
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return harness.make_pki(tmp_path_factory.mktemp("pki"))
-
-
-@pytest.fixture(scope="module")
 def service_account():
     return ServiceAccount()
 

@@ -47,11 +47,6 @@ class PoolRelay(RelayProcess):
         return {a["name"]: a for a in json.loads(body)["accounts"]}
 
 
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return harness.make_pki(tmp_path_factory.mktemp("pki"))
-
-
 @pytest.fixture
 def upstream(pki):
     with FakeUpstream(accounts=ACCOUNTS, pki=pki) as up:

@@ -16,17 +16,11 @@ import urllib.parse
 
 import pytest
 
-import harness
 from fake_upstream import FakeUpstream
 from redis_server import RedisServer
 from test_pool import PoolRelay, per_account, settle, submit_many
 
 ACCOUNTS = {f"acct{i}@agency.example": f"pw-{i}" for i in range(4)}
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return harness.make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture

@@ -28,7 +28,6 @@ import uuid
 
 import pytest
 
-import harness
 from fake_upstream import FakeUpstream
 from test_crash import Loader, marker_of
 from test_delivery import ACCOUNTS, SENDER, RelayProcess, message
@@ -44,11 +43,6 @@ STAMP_SLACK = 0.5
 # copy whose previous delivery is older than this at the kill was on record
 # already: re-sending it is a bug, whatever the kill.
 WINDOW = 5.0
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return harness.make_pki(tmp_path_factory.mktemp("pki"))
 
 
 class Client(Loader):
