@@ -12,9 +12,16 @@
 // - url_decode(url_encode(x)) == x for any x without NUL; no %00 decodes to NUL;
 // - a page query is an error or a limit in 1..max with an empty or valid
 //   `after`, and the query the CLI builds for them parses back to them;
-// - with a token anyone passes (the token is checked next); without one a
-//   remote peer never does; dropping the Origin header never turns an
-//   allowed request into a refused one; refusals are one line.
+// - without a token, an allowed Host names metrics.address's host, "localhost"
+//   or an address that getaddrinfo(AI_NUMERICHOST), a second parser, reads
+//   as loopback: never a name a DNS answer could point here; an allowed
+//   Origin is "http://" + that Host; dropping the Origin header never turns
+//   an allowed request into a refused one; refusals are one line. (With a
+//   token, or from a remote peer, the answer does not depend on the headers:
+//   tests/metrics covers those.)
+#include <netdb.h>
+#include <netinet/in.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -34,6 +41,35 @@ static bool one_line(std::string_view s) {
     for (char c : s)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
     return true;
+}
+
+static std::string lowercase(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+// The oracle for is_loopback_host: libc's own numeric-address parser (no DNS),
+// then the address itself.
+static bool numeric_loopback(const std::string& host) {
+    std::string h = host;
+    if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+    addrinfo hints{};
+    hints.ai_flags = AI_NUMERICHOST;
+    addrinfo* res = nullptr;
+    if (::getaddrinfo(h.c_str(), nullptr, &hints, &res) != 0) return false;
+    bool loop = false;
+    if (res->ai_family == AF_INET) {
+        const auto* a = reinterpret_cast<const sockaddr_in*>(res->ai_addr);
+        loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (res->ai_family == AF_INET6) {
+        const auto* a = reinterpret_cast<const sockaddr_in6*>(res->ai_addr);
+        loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+    }
+    ::freeaddrinfo(res);
+    return loop;
 }
 
 // The path the admin client builds for an action and its (encoded) argument.
@@ -106,8 +142,17 @@ static void check_access(std::string_view headers) {
     }
     const std::string refusal = rp::metrics::admin_refusal(facts);
     require(one_line(refusal));
-    if (facts.token_configured) require(refusal.empty());
-    if (!facts.token_configured && !facts.peer_is_loopback) require(!refusal.empty());
+    if (refusal.empty() && !facts.token_configured && facts.host) {
+        const auto host = rp::metrics::authority_host(*facts.host);
+        require(host.has_value());
+        require(*host == lowercase(facts.configured_host) || *host == "localhost" || numeric_loopback(*host));
+    }
+    if (refusal.empty() && !facts.token_configured && facts.origin) {
+        require(facts.host && lowercase(*facts.origin).starts_with("http://"));
+        std::string_view rest = std::string_view(*facts.origin).substr(7);
+        if (rest.ends_with('/')) rest.remove_suffix(1);
+        require(lowercase(rest) == lowercase(*facts.host));
+    }
     if (refusal.empty() && facts.origin) {
         facts.origin.reset();
         require(rp::metrics::admin_refusal(facts).empty());
