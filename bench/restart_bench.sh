@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Restart with a backlog, the real binary (issue #13, SPEC "Operations":
+# Restart with a backlog, the real binary (SPEC "Operations":
 # the port answers within 2 s with 100,000 queued):
 #   bench/restart_bench.sh [N...]          (default: 10000 100000)
 # For each N:

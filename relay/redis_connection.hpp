@@ -2,7 +2,7 @@
 // engine's Asio loop, that reconnects by itself (with backoff) while it is
 // not stopped. Used by relay/redis_pool_state.* only.
 //
-// Why this shape (the case asked for in issue #15): Debian 12 ships hiredis
+// Why this shape (a Redis reachable over TLS must work): Debian 12 ships hiredis
 // 0.14, whose async API has no TLS (hiredis_ssl came with 1.0) and no Asio
 // adapter. So hiredis does the protocol — commands are formatted by
 // redisFormatCommandArgv and replies parsed by its redisReader — and the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The fuzz campaign in one command (issue 18; tests/fuzz/README.md).
+# The fuzz campaign in one command (tests/fuzz/README.md).
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS]     default: all, 3600 CPU s per target
 #   scripts/fuzz.sh summary                    CPU, executions, coverage per target

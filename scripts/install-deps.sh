@@ -25,7 +25,7 @@ test_packages=(
   libnet-ssleay-perl libio-socket-ssl-perl
   # deployment kit checks (docker/, deploy/kubernetes/)
   yamllint
-  # shared pool state tests and bench (issue 15): a real Redis, started by the tests
+  # shared pool state tests and bench: a real Redis, started by the tests
   redis-server
 )
 

@@ -3,7 +3,7 @@ end: the real binary, a fake token endpoint that verifies the JWT the way
 Google does (fake_token_endpoint.py), and the fake Gmail accepting only the
 tokens that endpoint issued.
 
-What must hold (SPEC.md "Delivery", issue 14): tokens are fetched once per
+What must hold (SPEC.md "Delivery"): tokens are fetched once per
 account and reused (fetches ~ accounts, not messages), renewed before they
 expire, a mailbox without delegation is disabled with the endpoint's error
 while its mail goes through the others, an endpoint that is down makes mail

@@ -1,4 +1,4 @@
-"""Shared pool state in Redis (issue #15): several relaypool processes, one
+"""Shared pool state in Redis: several relaypool processes, one
 real redis-server (started and stopped here), the fake Gmail upstream
 counting what actually arrives.
 

@@ -1,4 +1,4 @@
-"""kill -9 soak (issue #13, SPEC.md "Acceptance"): 20 SIGKILLs at random
+"""kill -9 soak (SPEC.md "Acceptance"): 20 SIGKILLs at random
 moments while several clients submit and the fake upstream accepts most
 mail and defers some, a restart after each. At the end every message the
 relay answered 250 reached each of its recipients, and every extra copy is
