@@ -94,7 +94,7 @@ boost::asio::awaitable<std::error_code> persist(DeliveryContext& ctx, const std:
     co_return ec;
 }
 
-// The unlinks run on the spool's background thread (ext4 journal waits stay
+// The unlinks run on the spool's delivery I/O thread (ext4 journal waits stay
 // off the event loop); a failure keeps the final state in memory and retries.
 boost::asio::awaitable<Disposition> remove_finished(DeliveryContext& ctx, const std::string& id, WallTime now,
                                                     const spool::DeliveryState& final_state) {

@@ -85,7 +85,7 @@ class Relay {
 
     // ---- admin API (JSON bodies; SPEC.md "queue" and "pool" commands) ------
     // Answers that read the disk call `respond` later, from the spool's
-    // background thread (never on the event loop); the others inline.
+    // admin-read thread (never on the event loop); the others inline.
     using Respond = std::function<void(AdminResponse)>;
 
     // GET queue?limit=N&after=ID: one page of the queue, oldest first:
@@ -102,7 +102,7 @@ class Relay {
     //   "listener","client_addr","auth_user","size"},
     //   "recipients":[{"address","status","attempts","last_reply","account"}],
     //   "history":[{"at","account","result"}]}   (times: RFC 3339 UTC)
-    //   Loaded on the spool's background thread.
+    //   Loaded on the spool's admin-read thread.
     void queue_show(std::string_view id, Respond respond) const;
     // POST queue/ID/retry: make one deferred message due now ({"retried":1}).
     AdminResponse queue_retry(std::string_view id);

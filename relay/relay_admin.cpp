@@ -1,7 +1,7 @@
 // Relay facade, admin half: the JSON answers behind `relaypool queue ...` and
 // `relaypool pool ...` (shapes documented in relay.hpp). Listings are paged
 // from the spool's in-memory index; what needs the disk (a page's envelopes,
-// one message) is read on the spool's background thread, never on the event
+// one message) is read on the spool's admin-read thread, never on the event
 // loop that serves every SMTP session. Engine state (is a delivery running)
 // is taken on the loop before that. Changes go through the engine so the
 // scheduler and the pool stay consistent.
@@ -57,7 +57,7 @@ std::string list_item(const spool::MessageSummary& s, const spool::QueuedMessage
     return o;
 }
 
-// Runs on the spool's background thread: reads the page's envelopes.
+// Runs on the spool's admin-read thread: reads the page's envelopes.
 AdminResponse render_page(spool::Spool& spool, const spool::FileSpool::ListPage& page,
                           const std::vector<bool>& active, WallTime now) {
     std::string body = "{\"messages\":[";
@@ -131,14 +131,14 @@ void Relay::queue_list(const std::string& after, std::size_t limit, Respond resp
     active.reserve(page.messages.size());
     for (const auto& m : page.messages) active.push_back(core->engine->scheduler().is_active(m.id));
     spool::FileSpool* spool = core->spool.get();
-    spool->post_background(
+    spool->post_admin_read(
         [spool, page = std::move(page), active = std::move(active), now = core->clock.now(),
          respond = std::move(respond)] { respond(render_page(*spool, page, active, now)); });
 }
 
 namespace {
 
-// Runs on the spool's background thread: one message, fully.
+// Runs on the spool's admin-read thread: one message, fully.
 AdminResponse show(spool::Spool& spool, const std::string& id, bool active, WallTime now) {
     auto loaded = spool.load(id);
     if (!loaded) return not_found("no such message");
@@ -166,7 +166,7 @@ void Relay::queue_show(std::string_view id, Respond respond) const {
     std::string key(id);
     const bool active = core->engine->scheduler().is_active(key);
     spool::FileSpool* spool = core->spool.get();
-    spool->post_background([spool, key = std::move(key), active, now = core->clock.now(),
+    spool->post_admin_read([spool, key = std::move(key), active, now = core->clock.now(),
                             respond = std::move(respond)] { respond(show(*spool, key, active, now)); });
 }
 

@@ -1,8 +1,9 @@
-// BackgroundWorker: one thread that runs the spool's slow, non-urgent work
-// off the event loop, in submission order: reading messages for the admin
-// API (queue show, a listing page's envelopes) and the quarantine
-// directory's fsync. Separate from the commit workers so a burst of admin
-// reads never delays a commit (a 250) and a commit never waits behind them.
+// BackgroundWorker: one thread that runs blocking spool work off the event
+// loop, in submission order. FileSpool keeps two: one for the delivery
+// engine (envelope loads, unlinks, the quarantine directory's fsync) and one
+// for the admin API's reads (queue show, a listing page's envelopes), so a
+// listing read from a cold disk never delays a delivery. Both are separate
+// from the commit workers: neither ever delays a commit (a 250).
 //
 // Invariants: every posted job runs exactly once; stop() (and the
 // destructor) runs the jobs still queued, then joins; a job posted after

@@ -27,7 +27,8 @@ using namespace spool_io;
 // ---- Impl ------------------------------------------------------------------------
 FileSpool::Impl::~Impl() {
     // Background jobs may still use the committer (a directory sync): first.
-    if (background) background->stop();
+    if (admin_reads) admin_reads->stop();
+    if (delivery_io) delivery_io->stop();
     if (committer) committer->stop();  // drain: every pending commit gets its answer
     committer.reset();
 }
@@ -87,10 +88,10 @@ int FileSpool::Impl::move_to_quarantine(const std::string& name, std::string_vie
 }
 
 // The renames are done; their directory entries become durable on the
-// background worker (a crash before that finds the file in queue/ again
+// delivery_io worker (a crash before that finds the file in queue/ again
 // and quarantines it again: nothing is lost, nothing delivered).
 void FileSpool::Impl::sync_quarantine_later() {
-    background->post([this] {
+    delivery_io->post([this] {
         int e = fsync_fd(quarantine_fd.get());
         std::error_code ec = e ? to_code(e) : committer->sync_dir_change();
         if (ec) log::error("spool", "quarantine directory fsync failed", {{"error", ec.message()}});
@@ -140,7 +141,8 @@ FileSpool::FileSpool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FileSpool::~FileSpool() {
     // Queued jobs (load_async, remove_async) call back into this object:
     // run them while it is whole (Impl's destructor then finds none).
-    impl_->background->stop();
+    impl_->admin_reads->stop();
+    impl_->delivery_io->stop();
 }
 
 SpoolResult<std::unique_ptr<FileSpool>> FileSpool::open(FileSpoolOptions options) {
@@ -164,7 +166,8 @@ SpoolResult<std::unique_ptr<FileSpool>> FileSpool::open(FileSpoolOptions options
     auto& i = *spool->impl_;
     i.committer =
         std::make_unique<GroupCommitter>(i.queue_fd.get(), i.options.commit_workers, i.options.faults);
-    i.background = std::make_unique<BackgroundWorker>();
+    i.delivery_io = std::make_unique<BackgroundWorker>();
+    i.admin_reads = std::make_unique<BackgroundWorker>();
     return {{}, std::move(spool)};
 }
 
@@ -206,12 +209,12 @@ FileSpool::ListPage FileSpool::list_page(const std::string& after, std::size_t l
     return page;
 }
 
-void FileSpool::post_background(std::function<void()> job) {
-    impl_->background->post(std::move(job));
+void FileSpool::post_admin_read(std::function<void()> job) {
+    impl_->admin_reads->post(std::move(job));
 }
 
 void FileSpool::load_async(const std::string& id, std::function<void(SpoolResult<QueuedMessage>)> done) {
-    impl_->background->post([this, id, done = std::move(done)] { done(load(id)); });
+    impl_->delivery_io->post([this, id, done = std::move(done)] { done(load(id)); });
 }
 
 SpoolResult<MessageSummary> FileSpool::summary(const std::string& id) const {
@@ -245,11 +248,11 @@ std::error_code FileSpool::remove(const std::string& id) {
     return {};
 }
 
-// The unlinks on the background thread, not the caller's (the event loop):
+// The unlinks on the delivery_io thread, not the caller's (the event loop):
 // on a busy ext4 each waits for the journal (measured during a restart's
 // drain: 0.33 ms on average, up to 10 ms, a third of the loop's time).
 void FileSpool::remove_async(const std::string& id, std::function<void(std::error_code)> done) {
-    impl_->background->post([this, id, done = std::move(done)] { done(remove(id)); });
+    impl_->delivery_io->post([this, id, done = std::move(done)] { done(remove(id)); });
 }
 
 std::error_code FileSpool::quarantine(const std::string& id, std::string_view reason) {

@@ -89,9 +89,9 @@ class FileSpool final : public SpoolIntake, public Spool {
     std::vector<std::string> list() const override;
     SpoolResult<MessageSummary> summary(const std::string& id) const override;
     SpoolResult<QueuedMessage> load(const std::string& id) override;
-    // On the background thread (shared with the admin API's reads).
+    // On the spool's delivery I/O thread (the admin API's reads have their own).
     void load_async(const std::string& id, std::function<void(SpoolResult<QueuedMessage>)> done) override;
-    // remove() on the background thread; `done` runs there.
+    // remove() on the delivery I/O thread; `done` runs there.
     void remove_async(const std::string& id, std::function<void(std::error_code)> done) override;
     std::error_code update_state(const std::string& id, const DeliveryState& state) override;
     void update_state_async(const std::string& id, DeliveryState state,
@@ -114,9 +114,9 @@ class FileSpool final : public SpoolIntake, public Spool {
         bool more = false;      // messages after this page
     };
     ListPage list_page(const std::string& after, std::size_t limit) const;
-    // Runs `job` on the spool's background thread (slow reads for the admin
+    // Runs `job` on the spool's admin-read thread (slow reads for the admin
     // API: load() off the event loop). Every job runs, also at shutdown.
-    void post_background(std::function<void()> job);
+    void post_admin_read(std::function<void()> job);
 
     // /readyz: the queue directory is writable (probe file create + unlink).
     bool writable() const;

@@ -47,7 +47,10 @@ struct FileSpool::Impl {
     std::atomic<bool> space_low{false};
     UniqueFd queue_fd, quarantine_fd;
     std::unique_ptr<GroupCommitter> committer;
-    std::unique_ptr<BackgroundWorker> background;  // admin reads, quarantine fsyncs
+    // Two threads so the admin API's reads (a listing page of envelopes from
+    // a cold disk) never queue in front of a delivery's load or unlink.
+    std::unique_ptr<BackgroundWorker> delivery_io;  // load_async, remove_async, quarantine fsyncs
+    std::unique_ptr<BackgroundWorker> admin_reads;  // post_admin_read
 
     mutable std::mutex mu;
     std::map<std::string, SpoolEntry> index;
@@ -77,7 +80,7 @@ struct FileSpool::Impl {
     MessageCheck validate_message(const std::string& id, format::MessageHeader& out) const;
     // Moves queue/<name> to quarantine/ (never overwriting); 0 or errno.
     int move_to_quarantine(const std::string& name, std::string_view reason);
-    // fsync of quarantine/ and queue/ after moves, on the background worker.
+    // fsync of quarantine/ and queue/ after moves, on delivery_io.
     void sync_quarantine_later();
     // Fills the summary from an envelope and state.
     static MessageSummary make_summary(const std::string& id, const StoredEnvelope& env,

@@ -1,6 +1,6 @@
 // FileSpool::load(): one message's envelope and delivery state from disk
 // (never the body). Blocking file reads: the delivery calls it per attempt;
-// the admin API calls it on the spool's background worker (queue show, a
+// the admin API calls it on the spool's admin-read thread (queue show, a
 // listing page), never on the event loop.
 // Rules (docs/spool.md): a message recover() could not read is validated
 // here first; an invalid state file is quarantined and the message restarts

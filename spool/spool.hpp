@@ -175,7 +175,7 @@ class Spool {
     // Envelope + delivery state from disk (not the body).
     virtual SpoolResult<QueuedMessage> load(const std::string& id) = 0;
     // The same off the caller's thread: `done` runs where the spool reads
-    // (FileSpool: its background thread, so a cold page cache never blocks
+    // (FileSpool: its delivery I/O thread, so a cold page cache never blocks
     // the event loop; this default: inline).
     virtual void load_async(const std::string& id, std::function<void(SpoolResult<QueuedMessage>)> done) {
         done(load(id));
@@ -197,7 +197,7 @@ class Spool {
     // crash within that window can bring the message back (delivered twice,
     // never lost). Cheap enough for the event loop.
     virtual std::error_code remove(const std::string& id) = 0;
-    // The same off the caller's thread (FileSpool: its background thread,
+    // The same off the caller's thread (FileSpool: its delivery I/O thread,
     // where `done` runs; this default: inline).
     virtual void remove_async(const std::string& id, std::function<void(std::error_code)> done) {
         done(remove(id));

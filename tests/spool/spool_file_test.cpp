@@ -441,7 +441,7 @@ TEST_CASE("list_page: the index oldest first, a stable cursor, the total; no dis
     CHECK(spool->list_page(ids[5], 100).messages.empty());
 }
 
-TEST_CASE("post_background runs jobs in order off the caller's thread; destruction runs the rest") {
+TEST_CASE("post_admin_read runs jobs in order off the caller's thread; destruction runs the rest") {
     TempDir t;
     std::vector<int> ran;
     std::mutex mu;
@@ -450,7 +450,7 @@ TEST_CASE("post_background runs jobs in order off the caller's thread; destructi
     {
         auto spool = open_recovered(t.path);
         for (int i = 0; i < 50; ++i)
-            spool->post_background([&, i] {
+            spool->post_admin_read([&, i] {
                 if (std::this_thread::get_id() == caller) other_thread = false;
                 std::this_thread::sleep_for(std::chrono::microseconds(200));
                 std::lock_guard l(mu);
@@ -460,6 +460,38 @@ TEST_CASE("post_background runs jobs in order off the caller's thread; destructi
     REQUIRE(ran.size() == 50);
     for (int i = 0; i < 50; ++i) CHECK(ran[static_cast<std::size_t>(i)] == i);
     CHECK(other_thread);
+}
+
+TEST_CASE("a slow admin read does not hold up a delivery's load or unlink") {
+    TempDir t;
+    auto spool = open_recovered(t.path);
+    const std::string id = put(*spool, "m");
+    // An admin job that stands for a listing page read from a cold disk: it
+    // blocks until the delivery's work is done, so if both shared a thread
+    // the load below could never finish (the wait would time out).
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> admin_done;
+    spool->post_admin_read([released, &admin_done] {
+        released.wait();
+        admin_done.set_value();
+    });
+    std::promise<bool> loaded;
+    spool->load_async(id, [&](SpoolResult<QueuedMessage> r) { loaded.set_value(bool(r)); });
+    auto load_result = loaded.get_future();
+    const bool load_finished = load_result.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+    std::promise<std::error_code> removed;
+    auto remove_result = removed.get_future();
+    if (load_finished) spool->remove_async(id, [&](std::error_code ec) { removed.set_value(ec); });
+    const bool remove_finished =
+        load_finished && remove_result.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
+    release.set_value();  // also on failure: the admin job must end before the spool does
+    admin_done.get_future().wait();
+    REQUIRE(load_finished);
+    CHECK(load_result.get());
+    REQUIRE(remove_finished);
+    CHECK_FALSE(remove_result.get());
+    CHECK(spool->list().empty());
 }
 
 TEST_CASE("quarantine returns before its directory fsyncs; the files are moved at once") {
