@@ -64,6 +64,14 @@ bool options(RedisUrl& u, std::string query, std::string& why) {
 
 }  // namespace
 
+std::string redis_url_for_logs(const std::string& text) {
+    const auto at = text.rfind('@');
+    if (at == std::string::npos) return text;
+    const auto scheme = text.find("://");
+    const std::string head = scheme == std::string::npos ? "" : text.substr(0, scheme + 3);
+    return head + "***" + text.substr(at);
+}
+
 bool is_redis_url(const std::string& text) {
     return text.starts_with("redis://") || text.starts_with("rediss://");
 }
@@ -80,13 +88,15 @@ std::optional<RedisUrl> parse_redis_url(const std::string& text, std::string& wh
         why = "not a redis:// or rediss:// address";
         return std::nullopt;
     }
-    if (auto q = rest.find('?'); q != std::string::npos) {
-        if (!options(u, rest.substr(q + 1), why)) return std::nullopt;
-        rest.resize(q);
-    }
+    // Before the options: a password may hold '?' or '&' (then an option
+    // error would quote a piece of it).
     if (rest.find('@') != std::string::npos) {
         why = "no credentials in the URL: give pool.state_password, _file or _env";
         return std::nullopt;
+    }
+    if (auto q = rest.find('?'); q != std::string::npos) {
+        if (!options(u, rest.substr(q + 1), why)) return std::nullopt;
+        rest.resize(q);
     }
     if (auto slash = rest.find('/'); slash != std::string::npos) {
         std::uint64_t db = 0;

@@ -37,7 +37,12 @@ struct RedisUrl {
 
 bool is_redis_url(const std::string& text);
 
-// nullopt with `why` set when `text` is a redis URL that is not valid.
+// nullopt with `why` set when `text` is a redis URL that is not valid
+// (`why` never quotes what may be a password).
 std::optional<RedisUrl> parse_redis_url(const std::string& text, std::string& why);
+
+// `text` fit for an error message or a log: what comes before an '@' (user
+// and password, when someone wrote them into the URL) becomes "***".
+std::string redis_url_for_logs(const std::string& text);
 
 }  // namespace rp::config

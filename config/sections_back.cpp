@@ -32,7 +32,8 @@ void check_pool_state(const Map& m, const std::string& state) {
     if (!is_redis_url(state)) return;
     std::string why;
     if (!parse_redis_url(state, why))
-        m.bad_value("state", "invalid Redis address \"" + state + "\": " + why + " (redis://HOST:PORT/DB)");
+        m.bad_value("state", "invalid Redis address \"" + redis_url_for_logs(state) + "\": " + why +
+                                 " (redis://HOST:PORT/DB)");
 }
 
 // "YYYY-MM-DD" -> days since 1970-01-01 (UTC); nullopt when not a real date.
