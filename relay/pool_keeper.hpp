@@ -98,6 +98,8 @@ class PoolKeeper {
     void adopt(const std::vector<SharedAccountState>& states);
     void hold_back(const pool::Reservation& r, std::int64_t until_ms);
     void settle_shared(const std::string& account, const std::string& id, std::uint32_t delivered);
+    void publish_shared(const std::string& account, const std::string& stored);
+    void retry_unpublished();
 
     boost::asio::any_io_executor executor_;
     pool::Pool& pool_;
@@ -118,6 +120,16 @@ class PoolKeeper {
     // under them): given again once it is back. Includes reservations whose
     // answer was lost (released: nothing was sent for them).
     std::vector<Unsettled> unsettled_;
+    struct Unpublished {
+        std::string stored;  // "<state> <since_ms> <until_ms> <reason>"
+        bool in_flight = false;
+    };
+    // This instance's newest state per account that Redis has not confirmed
+    // (down, refused, or the connection failed under it): given again once
+    // it is back, and meanwhile shared states for that account are not
+    // adopted (they are older than this change, which would otherwise be
+    // undone here and never seen elsewhere: a pause made during an outage).
+    std::unordered_map<std::string, Unpublished> unpublished_;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
 

@@ -96,11 +96,12 @@ boost::asio::awaitable<std::error_code> PoolKeeper::durable(const pool::Reservat
 // (X) go to Redis; reservations (S) were reserved by durable() itself.
 void PoolKeeper::forward_journal() {
     retry_unsettled();
+    retry_unpublished();
     const std::string text = pool_.take_journal();
     if (text.empty()) return;
     for (const auto& f : pool::parse_state(text).records) {
         if (f[0] == "X" && (f.size() == 5 || f.size() == 6)) {  // 5: an empty reason
-            shared_->publish(f[1], f[2] + " " + f[3] + " " + f[4] + " " + (f.size() == 6 ? f[5] : ""));
+            publish_shared(f[1], f[2] + " " + f[3] + " " + f[4] + " " + (f.size() == 6 ? f[5] : ""));
         } else if (f[0] == "C" && f.size() == 3) {
             const auto it = reserved_.find(std::strtoull(f[1].c_str(), nullptr, 10));
             if (it == reserved_.end()) continue;  // never reserved in Redis: nothing to undo
@@ -120,6 +121,31 @@ void PoolKeeper::settle_shared(const std::string& account, const std::string& id
     shared_->settle(account, id, delivered, std::nullopt, [this, alive, account, id, delivered](bool ok) {
         if (!ok && !alive.expired()) unsettled_.push_back({account, id, delivered});
     });
+}
+
+void PoolKeeper::publish_shared(const std::string& account, const std::string& stored) {
+    Unpublished& u = unpublished_[account];
+    u.stored = stored;
+    u.in_flight = shared_->ready();
+    if (!u.in_flight) return;
+    std::weak_ptr<int> alive = alive_;
+    shared_->publish(account, stored, [this, alive, account, stored](bool ok) {
+        if (alive.expired()) return;
+        auto it = unpublished_.find(account);
+        if (it == unpublished_.end() || it->second.stored != stored) return;  // a newer one is on its way
+        if (ok)
+            unpublished_.erase(it);
+        else
+            it->second.in_flight = false;
+    });
+}
+
+void PoolKeeper::retry_unpublished() {
+    if (unpublished_.empty() || !shared_->ready()) return;
+    std::vector<std::pair<std::string, std::string>> again;
+    for (const auto& [account, u] : unpublished_)
+        if (!u.in_flight) again.emplace_back(account, u.stored);
+    for (const auto& [account, stored] : again) publish_shared(account, stored);
 }
 
 // A settlement given twice applies once (the reservation record goes with
@@ -155,13 +181,15 @@ void PoolKeeper::hold_back(const pool::Reservation& r, std::int64_t until_ms) {
 
 // Newer states written by any instance (its own included) replace the
 // local ones: last writer wins, in Redis's order (the sequence number).
+// A sequence lower than the one seen means Redis lost data (a flush, a
+// failover to a lagging replica): what it holds now is the truth.
 void PoolKeeper::adopt(const std::vector<SharedAccountState>& states) {
     const WallTime now = clock_.now();
     bool changed = false;
     for (const auto& s : states) {
-        if (!pool_.find(s.account)) continue;
+        if (!pool_.find(s.account) || unpublished_.contains(s.account)) continue;
         std::uint64_t& seen = seen_[s.account];
-        if (s.seq <= seen) continue;
+        if (s.seq == seen) continue;
         seen = s.seq;
         pool::ParsedState p;
         p.records.push_back(

@@ -224,6 +224,15 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
 
     // Connects (TCP, then TLS when asked) within `timeout`; "" on success.
     net::awaitable<std::string> connect(std::shared_ptr<Link> l) {
+        // Name resolution first, bounded by the resolver's own timeouts
+        // (resolv.conf): closing the socket cannot stop it, and a deadline
+        // running during a slow lookup (a dead first nameserver costs 5 s)
+        // would expire every attempt after a connect that worked.
+        tcp::resolver resolver(executor);
+        boost::system::error_code ec;
+        auto endpoints = co_await resolver.async_resolve(options.host, std::to_string(options.port),
+                                                         net::redirect_error(net::use_awaitable, ec));
+        if (ec) co_return "cannot resolve " + options.host + ": " + ec.message();
         net::steady_timer limit(executor);
         limit.expires_after(options.timeout);
         auto timed_out = std::make_shared<bool>(false);
@@ -233,12 +242,7 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
             boost::system::error_code ignored;
             l->socket().close(ignored);
         });
-        tcp::resolver resolver(executor);
-        boost::system::error_code ec;
-        auto endpoints = co_await resolver.async_resolve(options.host, std::to_string(options.port),
-                                                         net::redirect_error(net::use_awaitable, ec));
-        if (!ec)
-            co_await net::async_connect(l->socket(), endpoints, net::redirect_error(net::use_awaitable, ec));
+        co_await net::async_connect(l->socket(), endpoints, net::redirect_error(net::use_awaitable, ec));
         if (!ec && options.tls) {
             l->tls = true;
             SSL_set_tlsext_host_name(l->stream.native_handle(), options.host.c_str());
@@ -370,6 +374,10 @@ void RedisConnection::command(std::vector<std::string> args, Callback done) {
         return;
     }
     impl_->send(impl_->link, args, std::move(done));
+}
+
+void RedisConnection::reconnect(const std::string& why) {
+    if (impl_->link) impl_->close(impl_->link, why);
 }
 
 bool RedisConnection::up() const {

@@ -70,6 +70,10 @@ class RedisConnection {
     void stop();
 
     void command(std::vector<std::string> args, Callback done);
+    // Drops the current connection (its commands fail with `why`) and
+    // connects again, as after a network failure: for a server that answers
+    // but will not serve (a demoted primary's READONLY, LOADING).
+    void reconnect(const std::string& why);
 
     bool up() const;
     // Why it is not up ("" when up): for logs, /readyz.

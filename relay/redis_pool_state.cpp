@@ -4,6 +4,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/log.hpp"
@@ -15,6 +16,7 @@ namespace rp::relay {
 namespace {
 
 const char* const kSources[] = {scripts::kReserve, scripts::kSettle, scripts::kState};
+constexpr std::chrono::milliseconds kRefusalBackoffMin{1000}, kRefusalBackoffMax{30000};
 
 std::optional<std::int64_t> number(std::string_view s) {
     std::int64_t v = 0;
@@ -79,6 +81,7 @@ RedisPoolState::RedisPoolState(boost::asio::any_io_executor executor, const conf
         if (alive.expired()) return;
         ++generation_;
         scripts_loaded_ = false;
+        scripts_loading_ = false;
         polled_ = false;
         poll_in_flight_ = false;
         set_ready(false);
@@ -119,6 +122,9 @@ bool RedisPoolState::ready() const {
 std::string RedisPoolState::problem() const {
     if (ready()) return "";
     if (!conn_->up()) return conn_->problem();
+    if (!refusal_.empty() && std::chrono::steady_clock::now() < refused_until_)
+        return "Redis refused a write (" + refusal_ + "); sends wait and retry";
+    if (!scripts_error_.empty()) return "Redis refused SCRIPT LOAD (" + scripts_error_ + "); retrying";
     return "Redis pool state: loading scripts and account states";
 }
 
@@ -136,24 +142,63 @@ void RedisPoolState::set_ready(bool ready) {
     if (ready_hook_) ready_hook_(ready);
 }
 
+// A refusal (LOADING while Redis reads its AOF, NOPERM, BUSY) leaves the
+// state not ready; poll() loads again every poll_ms, on the same connection
+// (nothing else would make it reconnect).
 void RedisPoolState::load_scripts() {
-    auto left = std::make_shared<int>(kScripts);
+    struct Progress {
+        int left = kScripts;
+        std::string error;
+    };
+    auto progress = std::make_shared<Progress>();
     const std::uint64_t gen = generation_;
     std::weak_ptr<int> alive = alive_;
+    scripts_loading_ = true;
     for (int i = 0; i < kScripts; ++i) {
-        conn_->command({"SCRIPT", "LOAD", kSources[i]}, [this, alive, gen, i, left](RedisReply r) {
+        conn_->command({"SCRIPT", "LOAD", kSources[i]}, [this, alive, gen, i, progress](RedisReply r) {
             if (alive.expired() || gen != generation_) return;
-            if (r.type != RedisReply::Type::string) {
-                log::error("redis", "SCRIPT LOAD failed", {{"redis", describe()}, {"error", r.str}});
-                return;  // stays not ready; the next reconnect tries again
+            if (r.type == RedisReply::Type::string)
+                sha_[i] = r.str;
+            else if (progress->error.empty())
+                progress->error = r.str.empty() ? "unexpected reply" : r.str;
+            if (--progress->left > 0) return;
+            scripts_loading_ = false;
+            if (!progress->error.empty()) {
+                if (progress->error != scripts_error_)
+                    log::error("redis", "SCRIPT LOAD refused; retrying every poll_ms",
+                               {{"redis", describe()}, {"error", progress->error}});
+                scripts_error_ = progress->error;
+                return;
             }
-            sha_[i] = r.str;
-            if (--*left == 0) {
-                scripts_loaded_ = true;
-                poll();
-            }
+            scripts_error_.clear();
+            scripts_loaded_ = true;
+            poll();
         });
     }
+}
+
+void RedisPoolState::refused(const std::string& why) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= refused_until_) {  // one step per episode: concurrent refusals do not multiply it
+        refusal_backoff_ = std::clamp(refusal_backoff_ * 2, kRefusalBackoffMin, kRefusalBackoffMax);
+        refused_until_ = now + refusal_backoff_;
+    }
+    if (why != refusal_)
+        log::error("redis", "Redis refused a write; sends wait",
+                   {{"redis", describe()},
+                    {"error", why},
+                    {"retry_in_ms", std::to_string(refusal_backoff_.count())}});
+    refusal_ = why;
+    set_ready(false);
+    // A demoted primary stays one; a name may point at the new one by now.
+    if (why.starts_with("READONLY") || why.starts_with("LOADING")) conn_->reconnect("Redis answered " + why);
+}
+
+bool RedisPoolState::ran(const RedisReply& r) {
+    if (r.io_failed()) return false;
+    if (!r.is_error()) return true;
+    refused(r.str);
+    return false;
 }
 
 void RedisPoolState::eval(Script s, std::vector<std::string> args, std::function<void(RedisReply)> done,
@@ -189,7 +234,7 @@ void RedisPoolState::reserve(const std::string& account, const std::string& id, 
          {"3", key('u', account), key('f', account), key('t', account), arg(now_ms), id,
           std::to_string(recipients), std::to_string(limits.daily), std::to_string(limits.recipients),
           std::to_string(limits.hourly), std::to_string(std::int64_t{url_.reservation_ttl_s} * 1000)},
-         [done = std::move(done)](RedisReply r) {
+         [this, alive = std::weak_ptr<int>(alive_), done = std::move(done)](RedisReply r) {
              SharedReserve out;
              if (r.type == RedisReply::Type::array && r.elements.size() == 2 &&
                  r.elements[0].type == RedisReply::Type::integer &&
@@ -197,8 +242,13 @@ void RedisPoolState::reserve(const std::string& account, const std::string& id, 
                  out.result =
                      r.elements[0].integer == 1 ? SharedReserve::Result::ok : SharedReserve::Result::full;
                  out.until_ms = r.elements[1].integer;
+                 if (!alive.expired()) {
+                     refusal_backoff_ = std::chrono::milliseconds(0);
+                     refusal_.clear();
+                 }
              } else {
                  out.why = r.str.empty() ? "unexpected reply to the reservation script" : r.str;
+                 if (!alive.expired() && !r.io_failed()) refused(out.why);
              }
              done(std::move(out));
          });
@@ -209,23 +259,31 @@ void RedisPoolState::settle(const std::string& account, const std::string& id, s
     eval(kSettle,
          {"3", key('u', account), key('f', account), key('t', account), id, std::to_string(delivered),
           arg(now_ms)},
-         [done = std::move(done)](RedisReply r) {
-             if (done) done(!r.io_failed());
+         [this, alive = std::weak_ptr<int>(alive_), done = std::move(done)](RedisReply r) {
+             const bool ok = alive.expired() ? !r.io_failed() && !r.is_error() : ran(r);
+             if (done) done(ok);
          });
 }
 
-void RedisPoolState::publish(const std::string& account, const std::string& stored) {
+void RedisPoolState::publish(const std::string& account, const std::string& stored,
+                             std::function<void(bool)> done) {
     std::weak_ptr<int> alive = alive_;
     eval(kState, {"2", url_.prefix + ":states", url_.prefix + ":seq", account, stored},
-         [this, alive, account](RedisReply r) {
-             if (alive.expired() || !r.io_failed()) return;
-             log::warn("redis", "account state not shared (Redis unreachable)",
-                       {{"account", account}, {"error", r.str}});
+         [this, alive, account, done = std::move(done)](RedisReply r) {
+             const bool ok = alive.expired() ? !r.io_failed() && !r.is_error() : ran(r);
+             if (!ok && !alive.expired())
+                 log::warn("redis", "account state not shared yet; given again when Redis takes it",
+                           {{"account", account}, {"error", r.str}});
+             if (done) done(ok);
          });
 }
 
 void RedisPoolState::poll() {
-    if (!scripts_loaded_ || poll_in_flight_ || !conn_->up()) return;
+    if (poll_in_flight_ || !conn_->up()) return;
+    if (!scripts_loaded_) {
+        if (!scripts_loading_) load_scripts();
+        return;
+    }
     poll_in_flight_ = true;
     const std::uint64_t gen = generation_;
     std::weak_ptr<int> alive = alive_;
@@ -239,7 +297,7 @@ void RedisPoolState::poll() {
                 states.push_back(std::move(*s));
         if (states_hook_) states_hook_(std::move(states));
         polled_ = true;
-        set_ready(true);
+        set_ready(std::chrono::steady_clock::now() >= refused_until_);
     });
 }
 

@@ -27,12 +27,19 @@
 //   skewed clocks still share one window. Tests may pass `now_ms`.
 // - States are polled every poll_ms (the bounded staleness of a pause,
 //   resume, cooldown or exhaustion seen by another instance).
+// - Not ready (so no send starts) until the scripts are loaded, which is
+//   retried every poll_ms while Redis refuses (LOADING after a restart,
+//   NOPERM), and for a backoff (1 s doubling to 30 s) after Redis answers a
+//   script with an error (MISCONF: its disk is full, OOM, READONLY,
+//   NOREPLICAS): the engine holds its messages instead of asking again at
+//   Redis's round-trip rate. READONLY and LOADING also reconnect.
 // Runs on the engine's executor; not thread-safe. Used by
 // relay/pool_keeper.* and tests/relay.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -85,11 +92,13 @@ class RedisPoolState {
                  const pool::Limits& limits, std::function<void(SharedReserve)> done,
                  std::optional<std::int64_t> now_ms = std::nullopt);
     // `done(true)` once Redis ran it; false when the connection failed
-    // first (the caller may give it again: a settlement applies once).
+    // first or Redis refused it (the caller may give it again: a settlement
+    // applies once).
     void settle(const std::string& account, const std::string& id, std::uint32_t delivered,
                 std::optional<std::int64_t> now_ms = std::nullopt, std::function<void(bool)> done = {});
-    // Publishes an account's stored state ("<state> <since_ms> <until_ms> <reason>").
-    void publish(const std::string& account, const std::string& stored);
+    // Publishes an account's stored state ("<state> <since_ms> <until_ms> <reason>");
+    // `done` as for settle().
+    void publish(const std::string& account, const std::string& stored, std::function<void(bool)> done = {});
     // Reads every account's state now (also done every poll_ms).
     void poll();
 
@@ -108,6 +117,10 @@ class RedisPoolState {
               bool retry = true);
     void set_ready(bool ready);
     void schedule_poll();
+    // Redis answered a script with an error: not ready for a while.
+    void refused(const std::string& why);
+    // The reply of a script that writes: true when Redis ran it.
+    bool ran(const RedisReply& r);
     std::string key(char kind, const std::string& account) const;
 
     config::RedisUrl url_;
@@ -115,6 +128,11 @@ class RedisPoolState {
     boost::asio::any_io_executor executor_;
     std::string sha_[kScripts];
     bool scripts_loaded_ = false;
+    bool scripts_loading_ = false;
+    std::string scripts_error_;  // the last SCRIPT LOAD refusal ("" after a load)
+    std::chrono::steady_clock::time_point refused_until_{};
+    std::chrono::milliseconds refusal_backoff_{0};
+    std::string refusal_;  // the last refused write, until one runs
     bool polled_ = false;
     bool ready_ = false;
     bool poll_in_flight_ = false;

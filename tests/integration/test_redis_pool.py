@@ -4,7 +4,8 @@ counting what actually arrives.
 
 What must hold (SPEC.md "Delivery"): instances sharing `pool.state:
 redis://...` together never exceed an account's limit under concurrent
-load; a pause on one is seen by the other; Redis killed (kill -9) and
+load; a pause on one is seen by the other, also one made while Redis was
+down; Redis killed (kill -9) and
 restarted mid-run loses no mail and causes no violation, while it is down
 intake goes on, /readyz says why and relaypool_state_backend_up is 0; a
 reservation left by a kill -9'd instance expires (and still counts).
@@ -121,6 +122,35 @@ def test_pause_on_one_instance_is_seen_by_the_other(tmp_path, pki, upstream, red
         while a.pool_status()[name]["state"] != "active":
             assert time.monotonic() < deadline, a.pool_status()[name]
             time.sleep(0.05)
+    finally:
+        a.stop(), b.stop()
+
+
+def test_pause_made_while_redis_is_down_reaches_the_other_instance_when_it_is_back(tmp_path, pki, upstream,
+                                                                                   redis):
+    a, b = relays(tmp_path, pki, upstream, redis, limit=100)
+    a.start(), b.start()
+    try:
+        wait_ready(a), wait_ready(b)
+        name = "acct1@agency.example"
+        redis.kill()
+        deadline = time.monotonic() + 15
+        while a.http("/readyz")[0] != 503:
+            assert time.monotonic() < deadline, a.http("/readyz")
+            time.sleep(0.05)
+        status, body = a.http(f"/api/v1/pool/{name}/pause", method="POST")
+        assert status == 200, body
+        redis.start()
+        wait_ready(a), wait_ready(b)
+        deadline = time.monotonic() + 15
+        while b.pool_status()[name]["state"] != "paused":
+            assert time.monotonic() < deadline, (b.pool_status()[name], a.log()[-2000:])
+            time.sleep(0.05)
+        # And A did not take back an older shared state for it meanwhile.
+        assert a.pool_status()[name]["state"] == "paused", a.pool_status()[name]
+        assert submit_many(b, 8, "p") == 8
+        upstream.wait_messages(8)
+        assert name not in per_account(upstream), per_account(upstream)
     finally:
         a.stop(), b.stop()
 

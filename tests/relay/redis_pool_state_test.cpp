@@ -204,6 +204,32 @@ TEST_CASE("redis pool state: windows, settlement, expiry, reconnect") {
         CHECK(f.wait_ready());
         CHECK(f.reserve("r2", 1, kT0, 2).result == Result::ok);
     }
+    SUBCASE("a refused write: not ready for a backoff (no send loop), then ready again by itself") {
+        // Writes refused as with MISCONF (a full AOF disk) or OOM; reads work.
+        REQUIRE(f.raw({"CONFIG", "SET", "min-replicas-to-write", "1"}).type == RedisReply::Type::status);
+        const SharedReserve r = f.reserve("r1", 1, kT0, 2);
+        CHECK(r.result == Result::unavailable);
+        CHECK(r.why.find("NOREPLICAS") != std::string::npos);
+        CHECK_FALSE(f.state->ready());  // the engine holds its messages instead of asking again
+        CHECK(f.state->problem().find("NOREPLICAS") != std::string::npos);
+        f.io.run_for(std::chrono::milliseconds(300));  // polls succeed meanwhile (reads are fine)
+        CHECK_FALSE(f.state->ready());
+        REQUIRE(f.raw({"CONFIG", "SET", "min-replicas-to-write", "0"}).type == RedisReply::Type::status);
+        CHECK(f.wait_ready());  // after the backoff (1 s), on the next poll
+        CHECK(f.reserve("r2", 1, kT0, 2).result == Result::ok);
+    }
+    SUBCASE("SCRIPT LOAD refused after a reconnect: retried on the same connection until it works") {
+        // As while Redis loads its AOF after a restart (LOADING), or an ACL
+        // without SCRIPT: connected, authenticated, but no scripts.
+        REQUIRE(f.raw({"ACL", "SETUSER", "default", "-script"}).type == RedisReply::Type::status);
+        f.raw({"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"});  // this connection: it reconnects
+        f.io.run_for(std::chrono::milliseconds(500));
+        CHECK_FALSE(f.state->ready());
+        CHECK(f.state->problem().find("SCRIPT LOAD") != std::string::npos);
+        REQUIRE(f.raw({"ACL", "SETUSER", "default", "+script"}).type == RedisReply::Type::status);
+        CHECK(f.wait_ready());
+        CHECK(f.reserve("r1", 1, kT0, 2).result == Result::ok);
+    }
     f.raw({"FLUSHALL"});
     f.state->stop();
 }
