@@ -52,7 +52,7 @@ class AuthLimiter {
     AuthLimiter() = default;
     explicit AuthLimiter(Limits limits) : limits_(limits) {}
 
-    // `source` is a source key (source_key()). On `check` the caller must
+    // `source` is a client_source() key. On `check` the caller must
     // call finished() once with the same source and username.
     Verdict admit(const std::string& source, std::string_view user, Clock::time_point now);
     // ok: the password matched. counted: false when the check did not run
@@ -64,10 +64,6 @@ class AuthLimiter {
     // source's bucket, then doubling per failure, at most 8 x base.
     std::chrono::milliseconds failure_delay(const std::string& source, std::chrono::milliseconds base,
                                             Clock::time_point now);
-
-    // "192.0.2.1" -> itself; "::ffff:192.0.2.1" -> "192.0.2.1";
-    // "2001:db8:1:2:3::4" -> "2001:db8:1:2::/64"; anything else unchanged.
-    static std::string source_key(std::string_view address);
 
     std::size_t tracked_sources() const { return sources_.size(); }
     std::size_t tracked_users() const { return users_.size(); }

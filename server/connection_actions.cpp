@@ -16,6 +16,7 @@
 #include "common/await_callback.hpp"
 #include "common/log.hpp"
 #include "protocol/received_header.hpp"
+#include "server/client_source.hpp"
 #include "server/connection.hpp"
 #include "server/username_tag.hpp"
 
@@ -147,7 +148,7 @@ net::awaitable<bool> Connection::act(protocol::action::VerifyAuth& a) {
     std::string password = a.password;
     OPENSSL_cleanse(a.password.data(), a.password.size());
     auto& limiter = core_->auth_limiter;
-    const std::string source = AuthLimiter::source_key(client_addr_);
+    const std::string source = client_source(client_addr_);
     const auto verdict = limiter.admit(source, a.username, Clock::now());
     if (verdict == AuthLimiter::Verdict::refuse) {
         OPENSSL_cleanse(password.data(), password.size());

@@ -1,6 +1,8 @@
 // Connection admission counters (see connection_limits.hpp).
 #include "server/connection_limits.hpp"
 
+#include "server/client_source.hpp"
+
 namespace rp::server {
 
 ConnectionLimits::Slot::Slot(Slot&& other) noexcept
@@ -38,7 +40,7 @@ ConnectionLimits::Slot ConnectionLimits::try_connection() {
 
 ConnectionLimits::Slot ConnectionLimits::try_address(const std::string& given) {
     // The empty key would look like a total-count slot; no real address is empty.
-    const std::string address = given.empty() ? std::string("unknown") : given;
+    const std::string address = given.empty() ? std::string("unknown") : client_source(given);
     auto& count = per_address_[address];
     if (count >= settings_.max_connections_per_ip) {
         if (count == 0) per_address_.erase(address);
@@ -49,7 +51,7 @@ ConnectionLimits::Slot ConnectionLimits::try_address(const std::string& given) {
 }
 
 std::uint32_t ConnectionLimits::connections_from(const std::string& address) const {
-    auto it = per_address_.find(address);
+    auto it = per_address_.find(client_source(address));
     return it == per_address_.end() ? 0 : it->second;
 }
 

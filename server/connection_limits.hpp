@@ -1,7 +1,8 @@
 // Connection admission: limits.max_connections (every accepted TCP
 // connection, counted at accept) and limits.max_connections_per_ip (counted by
-// the client address; on a PROXY listener the TCP peer address holds a slot
-// while the header is read, then the address from the header replaces it).
+// the client's source: its IPv4 address or IPv6 /64, server/client_source.hpp;
+// on a PROXY listener the TCP peer address holds a slot while the header is
+// read, then the address from the header replaces it).
 //
 // Slots are RAII: a Slot releases its count when destroyed. Not thread-safe:
 // owned and used on the one event-loop thread. Limits can be changed at any

@@ -9,8 +9,10 @@
 #include <string>
 
 #include "server/auth_limiter.hpp"
+#include "server/client_source.hpp"
 
 using rp::server::AuthLimiter;
+using rp::server::client_source;
 using Verdict = AuthLimiter::Verdict;
 using namespace std::chrono_literals;
 
@@ -37,12 +39,12 @@ struct Fixture {
 }  // namespace
 
 TEST_CASE("source keys: IPv4 as is, mapped IPv4 unwrapped, IPv6 per /64") {
-    CHECK(AuthLimiter::source_key("192.0.2.7") == "192.0.2.7");
-    CHECK(AuthLimiter::source_key("::ffff:192.0.2.7") == "192.0.2.7");
-    CHECK(AuthLimiter::source_key("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64");
-    CHECK(AuthLimiter::source_key("2001:db8:1:2::99") == "2001:db8:1:2::/64");
-    CHECK(AuthLimiter::source_key("2001:db8:1:3::1") == "2001:db8:1:3::/64");
-    CHECK(AuthLimiter::source_key("unknown") == "unknown");
+    CHECK(client_source("192.0.2.7") == "192.0.2.7");
+    CHECK(client_source("::ffff:192.0.2.7") == "192.0.2.7");
+    CHECK(client_source("2001:db8:1:2:3:4:5:6") == "2001:db8:1:2::/64");
+    CHECK(client_source("2001:db8:1:2::99") == "2001:db8:1:2::/64");
+    CHECK(client_source("2001:db8:1:3::1") == "2001:db8:1:3::/64");
+    CHECK(client_source("unknown") == "unknown");
 }
 
 TEST_CASE("a source is blocked at source_block failures, across usernames, until block_time passes") {
@@ -61,11 +63,11 @@ TEST_CASE("a source is blocked at source_block failures, across usernames, until
 TEST_CASE("every address of one IPv6 /64 counts as one source") {
     Fixture f;
     for (int i = 0; i < 10; ++i) {
-        auto key = AuthLimiter::source_key("2001:db8:0:1::" + std::to_string(i + 1));
+        auto key = client_source("2001:db8:0:1::" + std::to_string(i + 1));
         REQUIRE(f.attempt(key, "demo", false) == Verdict::check);
     }
-    CHECK(f.attempt(AuthLimiter::source_key("2001:db8:0:1:ffff::1"), "demo", true) == Verdict::refuse);
-    CHECK(f.attempt(AuthLimiter::source_key("2001:db8:0:2::1"), "demo", true) == Verdict::check);
+    CHECK(f.attempt(client_source("2001:db8:0:1:ffff::1"), "demo", true) == Verdict::refuse);
+    CHECK(f.attempt(client_source("2001:db8:0:2::1"), "demo", true) == Verdict::check);
 }
 
 TEST_CASE("failures leak away: a slow guesser is never blocked") {

@@ -104,6 +104,24 @@ TEST_CASE("connection limits: a lower limit stops new connections, keeps open on
     CHECK(limits->try_connection());
 }
 
+TEST_CASE("connection limits: an IPv6 /64 is one client; IPv4-mapped counts as IPv4") {
+    auto limits = ConnectionLimits::create({100, 2});
+    auto a = limits->try_address("2001:db8:1:2::1");
+    auto b = limits->try_address("2001:db8:1:2:ffff::7");  // a fresh address, same /64
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK_FALSE(limits->try_address("2001:db8:1:2:1234::1"));
+    CHECK(limits->connections_from("2001:db8:1:2::99") == 2);
+    CHECK(limits->try_address("2001:db8:1:3::1"));  // the next /64 is someone else
+    auto c = limits->try_address("192.0.2.1");
+    auto d = limits->try_address("::ffff:192.0.2.1");
+    REQUIRE(c);
+    REQUIRE(d);
+    CHECK_FALSE(limits->try_address("192.0.2.1"));
+    a.reset();
+    CHECK(limits->try_address("2001:db8:1:2::abcd"));
+}
+
 TEST_CASE("connection limits: slots outliving the limiter object stay valid") {
     ConnectionLimits::Slot slot;
     {
