@@ -1,11 +1,11 @@
 // Internal to config/: the checks that keep a configuration from exposing
 // what only the operator's own hosts may use (see sections.hpp):
-// - trusted_networks: no single network broader than an IPv4 /8 or an IPv6
-//   /7, and no list whose union covers every IPv4 address (and so none that
-//   covers every IPv6 address). IPv6 networks count for IPv4 through their
-//   IPv4-mapped part (::ffff:a.b.c.d/n is the IPv4 network a.b.c.d/(n-96);
-//   ::/80 holds all of ::ffff:0:0/96), because Cidr::contains matches IPv4
-//   clients against them.
+// - trusted_networks and proxy_protocol_from: no single network broader than
+//   an IPv4 /8 or an IPv6 /7, and no list holding more public addresses in
+//   all than an IPv4 /8 or an IPv6 /32 (private ranges are not counted).
+//   IPv6 networks count for IPv4 through their IPv4-mapped part
+//   (::ffff:a.b.c.d/n is the IPv4 network a.b.c.d/(n-96); ::/80 holds all of
+//   ::ffff:0:0/96), because Cidr::contains matches IPv4 clients against them.
 // - the admin API (served on metrics.address) may listen beyond loopback
 //   only with an admin token.
 // - PROXY protocol only on listeners that require AUTH.
@@ -25,6 +25,10 @@ using U128 = unsigned __int128;
 // private range is broader than 10.0.0.0/8 (IPv4) or fc00::/7 (IPv6).
 constexpr int min_v4_prefix = 8;
 constexpr int min_v6_prefix = 7;
+// The public addresses one list may hold in all: a /8 of IPv4 (the widest
+// single entry) and a /32 of IPv6 (a provider's whole allocation).
+constexpr U128 max_public_v4 = U128(1) << 24;
+constexpr U128 max_public_v6 = U128(1) << 96;
 
 constexpr std::uint8_t mapped_prefix[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -69,16 +73,56 @@ std::optional<Network> ipv4_part(const Cidr& c) {
     return Network{value_of(c.bytes + 12, 4), c.prefix - 96};
 }
 
-// Sort + merge: do the ranges together cover 0..max?
-bool covers_all(std::vector<Range> ranges, U128 max) {
+// Sorted and merged: overlapping or adjacent ranges become one.
+std::vector<Range> merged(std::vector<Range> ranges) {
     std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.first < b.first; });
-    U128 next = 0;  // lowest address not yet covered
+    std::vector<Range> out;
     for (const Range& r : ranges) {
-        if (r.first > next) return false;
-        if (r.last >= max) return true;
-        next = std::max(next, r.last + 1);
+        if (!out.empty() && (out.back().last == ~U128(0) || r.first <= out.back().last + 1))
+            out.back().last = std::max(out.back().last, r.last);
+        else
+            out.push_back(r);
     }
-    return false;
+    return out;
+}
+
+// How many addresses of the merged ranges lie in `within`.
+U128 count_within(const std::vector<Range>& ranges, Range within) {
+    U128 n = 0;
+    for (const Range& r : ranges) {
+        const U128 first = std::max(r.first, within.first), last = std::min(r.last, within.last);
+        if (first <= last) n += last - first + 1;
+    }
+    return n;
+}
+
+// IPv4 ranges no client on the Internet comes from: 0/8, 10/8, 100.64/10
+// (carrier-grade NAT), 127/8, 169.254/16, 172.16/12, 192.168/16.
+constexpr Range kNonPublicV4[] = {
+    {0x00000000u, 0x00ffffffu}, {0x0a000000u, 0x0affffffu}, {0x64400000u, 0x647fffffu},
+    {0x7f000000u, 0x7fffffffu}, {0xa9fe0000u, 0xa9feffffu}, {0xac100000u, 0xac1fffffu},
+    {0xc0a80000u, 0xc0a8ffffu},
+};
+
+U128 public_v4(const std::vector<Range>& ranges) {
+    U128 n = count_within(ranges, {0, 0xffffffffu});
+    for (const Range& r : kNonPublicV4) n -= count_within(ranges, r);
+    return n;
+}
+
+// Global unicast, 2000::/3: the IPv6 addresses clients come from.
+U128 public_v6(const std::vector<Range>& ranges) {
+    const U128 first = U128(0x2000) << 112;
+    return count_within(ranges, {first, first | ((U128(1) << 125) - 1)});
+}
+
+std::string decimal(U128 v) {
+    std::string s;
+    do {
+        s.insert(s.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+        v /= 10;
+    } while (v != 0);
+    return s;
 }
 
 std::string ipv4_text(const Network& n) {
@@ -91,13 +135,13 @@ std::string ipv4_text(const Network& n) {
 
 }  // namespace
 
-void check_trusted_network(const Context& ctx, const YAML::Mark& mark, const std::string& key,
-                           const std::vector<Cidr>& networks) {
+void check_network_breadth(const Context& ctx, const YAML::Mark& mark, const std::string& key,
+                           const std::vector<Cidr>& networks, std::string_view consequence) {
     const Cidr& c = networks.back();
     const std::string quoted = "\"" + c.text + "\"";
     const std::string narrow = "; list only the networks of your own hosts";
     if (c.prefix == 0)
-        ctx.fail(mark, key + ": " + quoted + " trusts every address, which would make an open relay");
+        ctx.fail(mark, key + ": " + quoted + " trusts every address, " + std::string(consequence));
     auto v4 = ipv4_part(c);
     if (v4 && v4->prefix < min_v4_prefix)
         ctx.fail(mark,
@@ -107,16 +151,23 @@ void check_trusted_network(const Context& ctx, const YAML::Mark& mark, const std
     if (c.v6 && c.prefix < min_v6_prefix)
         ctx.fail(mark, key + ": " + quoted + " is broader than an IPv6 /7" + narrow);
 
-    // The IPv4 union is the one to check: a list covering every IPv6
-    // address covers ::ffff:0:0/96, which is every IPv4 address, so it is
-    // refused here no later than at the entry that completes the IPv6 cover.
-    std::vector<Range> v4_ranges;
-    for (const Cidr& n : networks)
+    // The list as a whole, public addresses only (private ranges may be
+    // trusted whole): many narrow entries must not add up to the Internet.
+    // Every IPv4 address is also every IPv4-mapped IPv6 one, so a list
+    // covering all of either family is refused here too.
+    std::vector<Range> v4_ranges, v6_ranges;
+    for (const Cidr& n : networks) {
         if (auto part = ipv4_part(n)) v4_ranges.push_back(range_of(*part, 32));
-    if (covers_all(v4_ranges, 0xffffffffu))
-        ctx.fail(mark,
-                 key + ": with the networks before it, " + quoted +
-                     " makes trusted_networks cover every IPv4 address, which would make an open relay");
+        if (n.v6) v6_ranges.push_back(range_of(Network{value_of(n.bytes, 16), n.prefix}, 128));
+    }
+    const U128 v4_public = public_v4(merged(std::move(v4_ranges)));
+    if (v4_public > max_public_v4)
+        ctx.fail(mark, key + ": " + quoted + " brings the public IPv4 addresses of this list to " +
+                           decimal(v4_public) + ", more than a /8 (" + decimal(max_public_v4) + ")" + narrow);
+    const U128 v6_public = public_v6(merged(std::move(v6_ranges)));
+    if (v6_public > max_public_v6)
+        ctx.fail(mark, key + ": " + quoted +
+                           " brings the public IPv6 addresses of this list to more than a /32" + narrow);
 }
 
 void check_proxy_protocol(const Map& listener, const Listener& l) {

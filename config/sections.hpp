@@ -39,11 +39,13 @@ void load_metrics_admin_logging(const Map& root, Config& config, Where& where);
 // authenticate, no two sockets on one address.
 void check_cross_section(const Context& ctx, const Config& config, const Where& where);
 
-// exposure.cpp. `networks` ends with the entry just read (at `mark`, named
-// `key`); refuses it when it is too broad or completes a list that trusts
-// every IPv4 address (every IPv6 one includes them).
-void check_trusted_network(const Context& ctx, const YAML::Mark& mark, const std::string& key,
-                           const std::vector<Cidr>& networks);
+// exposure.cpp. `networks` (trusted_networks, a listener's
+// proxy_protocol_from) ends with the entry just read (at `mark`, named
+// `key`); refuses it when it is too broad or brings the list's public
+// addresses over the limit. `consequence` ends the message for an entry
+// that trusts every address.
+void check_network_breadth(const Context& ctx, const YAML::Mark& mark, const std::string& key,
+                           const std::vector<Cidr>& networks, std::string_view consequence);
 // No PROXY protocol on a require_auth: false listener.
 void check_proxy_protocol(const Map& listener, const Listener& l);
 

@@ -79,6 +79,8 @@ void load_proxy_protocol_from(const Map& m, Listener& l) {
         auto cidr = parse_cidr(text, why);
         if (!cidr) m.ctx().fail(items[i].Mark(), key + ": invalid network \"" + text + "\": " + why);
         l.proxy_protocol_from.push_back(*cidr);
+        check_network_breadth(m.ctx(), items[i].Mark(), key, l.proxy_protocol_from,
+                              "so any client could name any address (and escape the per-client limits)");
     }
 }
 
@@ -198,7 +200,8 @@ void load_trusted_networks(const Map& root, Config& config) {
         auto cidr = parse_cidr(text, why);
         if (!cidr) root.ctx().fail(items[i].Mark(), key + ": invalid network \"" + text + "\": " + why);
         config.trusted_networks.push_back(*cidr);
-        check_trusted_network(root.ctx(), items[i].Mark(), key, config.trusted_networks);
+        check_network_breadth(root.ctx(), items[i].Mark(), key, config.trusted_networks,
+                              "which would make an open relay");
     }
 }
 

@@ -59,9 +59,10 @@ void check_full_front(const Config& c) {
     CHECK(c.hostname == "relay.example.com");
     REQUIRE(c.listeners.size() == 3);
     CHECK(c.listeners[0].proxy_protocol);
-    REQUIRE(c.listeners[0].proxy_protocol_from.size() == 2);
+    REQUIRE(c.listeners[0].proxy_protocol_from.size() == 4);
     CHECK(c.listeners[0].proxy_protocol_from[0].contains("10.9.8.7"));
     CHECK(c.listeners[0].proxy_protocol_from[1].contains("2001:db8::5"));
+    CHECK(c.listeners[0].proxy_protocol_from[2].contains("35.191.3.4"));
     CHECK(!c.listeners[0].proxy_protocol_from[1].contains("127.0.0.1"));
     CHECK(c.listeners[1].proxy_protocol_from.empty());  // no proxy_protocol: no list
     CHECK(c.listeners[1].address.host == "::1");
@@ -122,6 +123,7 @@ void check_trusted_relay(const Config& c) {
     CHECK(c.upstream.tls == UpstreamTls::none);
     CHECK(c.upstream.port == 25);
     CHECK(c.trusted_networks.at(1).v6);
+    CHECK(c.trusted_networks.size() == 7);
 }
 
 void check_empty_values(const Config& c) {
