@@ -2,7 +2,7 @@
 // what only the operator's own hosts may use (see sections.hpp):
 // - trusted_networks and proxy_protocol_from: no single network broader than
 //   an IPv4 /8 or an IPv6 /7, and no list holding more public addresses in
-//   all than an IPv4 /8 or an IPv6 /32 (private ranges are not counted).
+//   all than an IPv4 /8 or an IPv6 /24 (private ranges are not counted).
 //   IPv6 networks count for IPv4 through their IPv4-mapped part
 //   (::ffff:a.b.c.d/n is the IPv4 network a.b.c.d/(n-96); ::/80 holds all of
 //   ::ffff:0:0/96), because Cidr::contains matches IPv4 clients against them.
@@ -26,9 +26,10 @@ using U128 = unsigned __int128;
 constexpr int min_v4_prefix = 8;
 constexpr int min_v6_prefix = 7;
 // The public addresses one list may hold in all: a /8 of IPv4 (the widest
-// single entry) and a /32 of IPv6 (a provider's whole allocation).
+// single entry) and a /24 of IPv6 (room for a provider's allocations, such as
+// a RIPE /29 or a CDN's published ranges, six /32s and a /29).
 constexpr U128 max_public_v4 = U128(1) << 24;
-constexpr U128 max_public_v6 = U128(1) << 96;
+constexpr U128 max_public_v6 = U128(1) << 104;
 
 constexpr std::uint8_t mapped_prefix[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
@@ -167,7 +168,7 @@ void check_network_breadth(const Context& ctx, const YAML::Mark& mark, const std
     const U128 v6_public = public_v6(merged(std::move(v6_ranges)));
     if (v6_public > max_public_v6)
         ctx.fail(mark, key + ": " + quoted +
-                           " brings the public IPv6 addresses of this list to more than a /32" + narrow);
+                           " brings the public IPv6 addresses of this list to more than a /24" + narrow);
 }
 
 void check_proxy_protocol(const Map& listener, const Listener& l) {

@@ -88,14 +88,22 @@ std::optional<RedisUrl> parse_redis_url(const std::string& text, std::string& wh
         why = "not a redis:// or rediss:// address";
         return std::nullopt;
     }
-    // Before the options: a password may hold '?' or '&' (then an option
-    // error would quote a piece of it).
-    if (rest.find('@') != std::string::npos) {
+    const auto q = rest.find('?');
+    if (rest.substr(0, q).find('@') != std::string::npos) {
         why = "no credentials in the URL: give pool.state_password, _file or _env";
         return std::nullopt;
     }
-    if (auto q = rest.find('?'); q != std::string::npos) {
-        if (!options(u, rest.substr(q + 1), why)) return std::nullopt;
+    if (q != std::string::npos) {
+        const std::string query = rest.substr(q + 1);
+        if (!options(u, query, why)) {
+            // A password holding '?' puts its tail and the '@' here: do not
+            // quote what may be part of it.
+            if (query.find('@') != std::string::npos)
+                why =
+                    "invalid options (not shown: they hold an '@', as a password written into the "
+                    "URL would; give pool.state_password, _file or _env)";
+            return std::nullopt;
+        }
         rest.resize(q);
     }
     if (auto slash = rest.find('/'); slash != std::string::npos) {

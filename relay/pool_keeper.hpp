@@ -126,9 +126,9 @@ class PoolKeeper {
     };
     // This instance's newest state per account that Redis has not confirmed
     // (down, refused, or the connection failed under it): given again once
-    // it is back, and meanwhile shared states for that account are not
-    // adopted (they are older than this change, which would otherwise be
-    // undone here and never seen elsewhere: a pause made during an outage).
+    // it is back. Meanwhile a shared state for that account is adopted only
+    // when it began later (its since_ms): otherwise a pause made during an
+    // outage would be undone here and never seen elsewhere.
     std::unordered_map<std::string, Unpublished> unpublished_;
     std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };

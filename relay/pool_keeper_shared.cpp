@@ -1,5 +1,6 @@
 // PoolKeeper, shared mode: the pool joined to Redis (relay/redis_pool_state.*)
 // instead of a local pool.state (see pool_keeper.hpp for the invariants).
+#include <cstdlib>
 #include <random>
 
 #include "common/await_callback.hpp"
@@ -19,6 +20,12 @@ class SharedCategory final : public std::error_category {
                                                        : "shared pool state (Redis) unavailable";
     }
 };
+
+// The since_ms of a stored state ("<state> <since_ms> <until_ms> <reason>").
+std::int64_t since_of(const std::string& stored) {
+    const auto sp = stored.find(' ');
+    return sp == std::string::npos ? 0 : std::strtoll(stored.c_str() + sp + 1, nullptr, 10);
+}
 
 std::int64_t ms_of(WallTime t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -187,7 +194,14 @@ void PoolKeeper::adopt(const std::vector<SharedAccountState>& states) {
     const WallTime now = clock_.now();
     bool changed = false;
     for (const auto& s : states) {
-        if (!pool_.find(s.account) || unpublished_.contains(s.account)) continue;
+        if (!pool_.find(s.account)) continue;
+        if (auto u = unpublished_.find(s.account); u != unpublished_.end()) {
+            // This instance's own change, not in Redis yet, stays unless a
+            // change made elsewhere is later (this instance alone lost Redis
+            // while an operator acted on another): then that one wins.
+            if (u->second.in_flight || s.since_ms <= since_of(u->second.stored)) continue;
+            unpublished_.erase(u);
+        }
         std::uint64_t& seen = seen_[s.account];
         if (s.seq == seen) continue;
         seen = s.seq;

@@ -52,6 +52,16 @@ std::optional<SharedAccountState> parse_state(const std::string& account, const 
     return s;
 }
 
+// Errors a Redis server gives for its own state, which end by themselves
+// (or by a failover); any other error (WRONGTYPE on a reused prefix, an ACL
+// NOPERM on a key) would come back every time.
+bool passing_refusal(std::string_view error) {
+    for (std::string_view code : {"MISCONF", "OOM", "READONLY", "NOREPLICAS", "LOADING", "BUSY", "MASTERDOWN",
+                                  "TRYAGAIN", "CLUSTERDOWN"})
+        if (error.starts_with(code)) return true;
+    return false;
+}
+
 }  // namespace
 
 struct RedisPoolState::Timer {
@@ -194,11 +204,16 @@ void RedisPoolState::refused(const std::string& why) {
     if (why.starts_with("READONLY") || why.starts_with("LOADING")) conn_->reconnect("Redis answered " + why);
 }
 
-bool RedisPoolState::ran(const RedisReply& r) {
+bool RedisPoolState::finished(const RedisReply& r, std::string_view what) {
     if (r.io_failed()) return false;
     if (!r.is_error()) return true;
-    refused(r.str);
-    return false;
+    if (passing_refusal(r.str)) {
+        refused(r.str);
+        return false;
+    }
+    log::error("redis", "Redis rejected a command for good; not given again",
+               {{"redis", describe()}, {"command", std::string(what)}, {"error", r.str}});
+    return true;
 }
 
 void RedisPoolState::eval(Script s, std::vector<std::string> args, std::function<void(RedisReply)> done,
@@ -260,7 +275,7 @@ void RedisPoolState::settle(const std::string& account, const std::string& id, s
          {"3", key('u', account), key('f', account), key('t', account), id, std::to_string(delivered),
           arg(now_ms)},
          [this, alive = std::weak_ptr<int>(alive_), done = std::move(done)](RedisReply r) {
-             const bool ok = alive.expired() ? !r.io_failed() && !r.is_error() : ran(r);
+             const bool ok = alive.expired() ? !r.io_failed() && !r.is_error() : finished(r, "settle");
              if (done) done(ok);
          });
 }
@@ -270,7 +285,7 @@ void RedisPoolState::publish(const std::string& account, const std::string& stor
     std::weak_ptr<int> alive = alive_;
     eval(kState, {"2", url_.prefix + ":states", url_.prefix + ":seq", account, stored},
          [this, alive, account, done = std::move(done)](RedisReply r) {
-             const bool ok = alive.expired() ? !r.io_failed() && !r.is_error() : ran(r);
+             const bool ok = alive.expired() ? !r.io_failed() && !r.is_error() : finished(r, "state");
              if (!ok && !alive.expired())
                  log::warn("redis", "account state not shared yet; given again when Redis takes it",
                            {{"account", account}, {"error", r.str}});

@@ -45,6 +45,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/redis_url.hpp"
@@ -91,9 +92,10 @@ class RedisPoolState {
     void reserve(const std::string& account, const std::string& id, std::uint32_t recipients,
                  const pool::Limits& limits, std::function<void(SharedReserve)> done,
                  std::optional<std::int64_t> now_ms = std::nullopt);
-    // `done(true)` once Redis ran it; false when the connection failed
-    // first or Redis refused it (the caller may give it again: a settlement
-    // applies once).
+    // `done(true)` once Redis ran it, or rejected it for good (an error
+    // that would come back, such as WRONGTYPE: logged); false when the
+    // connection failed first or Redis refused it for now (MISCONF, OOM,
+    // READONLY, ...: the caller may give it again; a settlement applies once).
     void settle(const std::string& account, const std::string& id, std::uint32_t delivered,
                 std::optional<std::int64_t> now_ms = std::nullopt, std::function<void(bool)> done = {});
     // Publishes an account's stored state ("<state> <since_ms> <until_ms> <reason>");
@@ -119,8 +121,9 @@ class RedisPoolState {
     void schedule_poll();
     // Redis answered a script with an error: not ready for a while.
     void refused(const std::string& why);
-    // The reply of a script that writes: true when Redis ran it.
-    bool ran(const RedisReply& r);
+    // The reply of a settlement or state write (`what`): false when it is
+    // worth giving again (see settle()).
+    bool finished(const RedisReply& r, std::string_view what);
     std::string key(char kind, const std::string& account) const;
 
     config::RedisUrl url_;

@@ -3,6 +3,7 @@
 // handlers live in connection_actions.cpp.
 #include "server/connection.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "common/log.hpp"
@@ -114,7 +115,7 @@ net::awaitable<bool> Connection::admit() {
         // one address cannot park more than max_connections_per_ip
         // connections in the PROXY phase. No reply: the header has not been
         // read, the bytes that follow may be a TLS ClientHello.
-        address_slot_ = core_->limits->try_address(peer_addr_);
+        address_slot_ = core_->limits->try_address(peer_addr_, ConnectionLimits::Count::per_address);
         if (!address_slot_) {
             log::info("smtpd", "too many connections from address", {{"client", peer_addr_}});
             co_return false;
@@ -123,7 +124,11 @@ net::awaitable<bool> Connection::admit() {
         if (!ok) co_return false;
         address_slot_.reset();  // from here the PROXY source address counts
     }
-    address_slot_ = core_->limits->try_address(client_addr_);
+    const bool own_host =
+        std::any_of(settings_->config.trusted_networks.begin(), settings_->config.trusted_networks.end(),
+                    [&](const config::Cidr& net) { return net.contains(client_addr_); });
+    address_slot_ = core_->limits->try_address(
+        client_addr_, own_host ? ConnectionLimits::Count::per_address : ConnectionLimits::Count::per_client);
     if (!address_slot_) {
         log::info("smtpd", "too many connections from address", {{"client", client_addr_}});
         co_await refuse(

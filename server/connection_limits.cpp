@@ -38,9 +38,18 @@ ConnectionLimits::Slot ConnectionLimits::try_connection() {
     return Slot(self_.lock(), {});
 }
 
-ConnectionLimits::Slot ConnectionLimits::try_address(const std::string& given) {
+namespace {
+
+std::string key_for(const std::string& address, ConnectionLimits::Count count) {
     // The empty key would look like a total-count slot; no real address is empty.
-    const std::string address = given.empty() ? std::string("unknown") : client_source(given);
+    if (address.empty()) return "unknown";
+    return count == ConnectionLimits::Count::per_client ? client_source(address) : address;
+}
+
+}  // namespace
+
+ConnectionLimits::Slot ConnectionLimits::try_address(const std::string& given, Count how) {
+    const std::string address = key_for(given, how);
     auto& count = per_address_[address];
     if (count >= settings_.max_connections_per_ip) {
         if (count == 0) per_address_.erase(address);
@@ -50,8 +59,8 @@ ConnectionLimits::Slot ConnectionLimits::try_address(const std::string& given) {
     return Slot(self_.lock(), address);
 }
 
-std::uint32_t ConnectionLimits::connections_from(const std::string& address) const {
-    auto it = per_address_.find(client_source(address));
+std::uint32_t ConnectionLimits::connections_from(const std::string& address, Count how) const {
+    auto it = per_address_.find(key_for(address, how));
     return it == per_address_.end() ? 0 : it->second;
 }
 

@@ -49,12 +49,18 @@ class ConnectionLimits {
     void update(Settings settings) { settings_ = settings; }
     const Settings& settings() const { return settings_; }
 
+    // How an address is counted: as the client it stands for (an IPv6 /64
+    // is one subscriber), or on its own for the operator's hosts (a load
+    // balancer in proxy_protocol_from, a host in trusted_networks), which
+    // may share one /64 with their neighbours (a cloud subnet is a /64).
+    enum class Count { per_client, per_address };
+
     // An empty Slot when the limit is reached.
     Slot try_connection();
-    Slot try_address(const std::string& address);
+    Slot try_address(const std::string& address, Count count = Count::per_client);
 
     std::uint32_t connections() const { return connections_; }
-    std::uint32_t connections_from(const std::string& address) const;
+    std::uint32_t connections_from(const std::string& address, Count count = Count::per_client) const;
 
   private:
     explicit ConnectionLimits(Settings settings) : settings_(settings) {}

@@ -140,9 +140,10 @@ std::error_code make_layout(FileSpool::Impl& s, const std::string& root) {
 FileSpool::FileSpool(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 FileSpool::~FileSpool() {
     // Queued jobs (load_async, remove_async) call back into this object:
-    // run them while it is whole (Impl's destructor then finds none).
-    impl_->admin_reads->stop();
-    impl_->delivery_io->stop();
+    // run them while it is whole (Impl's destructor then finds none). The
+    // workers do not exist when open() gave up before starting them.
+    if (impl_->admin_reads) impl_->admin_reads->stop();
+    if (impl_->delivery_io) impl_->delivery_io->stop();
 }
 
 SpoolResult<std::unique_ptr<FileSpool>> FileSpool::open(FileSpoolOptions options) {

@@ -59,7 +59,9 @@ std::error_code load_state(FileSpool::Impl& s, const std::string& id, std::size_
     }
     log::error("spool", "invalid state file; message restarts from a fresh state",
                {{"id", id}, {"reason", sp.reason}});
-    if (int q = s.move_to_quarantine(id + ".state", sp.reason)) return to_code(q);
+    // ENOENT: a concurrent load (an admin read and a delivery run on two
+    // threads) quarantined it first; the outcome is the same.
+    if (int q = s.move_to_quarantine(id + ".state", sp.reason); q != 0 && q != ENOENT) return to_code(q);
     s.sync_quarantine_later();
     out = DeliveryState::fresh(n_rcpt);
     return {};

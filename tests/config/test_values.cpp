@@ -1,12 +1,14 @@
 // Table-driven tests of the configuration value parsers: sizes (SI vs IEC
 // units), durations (plain integer = seconds), CIDR matching (IPv4, IPv6,
-// IPv4-mapped IPv6) and the password-hash shape check.
+// IPv4-mapped IPv6), the password-hash shape check and Redis addresses
+// (never quoting what may be a password).
 #include <doctest/doctest.h>
 
 #include <optional>
 #include <string>
 
 #include "config/config.hpp"
+#include "config/redis_url.hpp"
 #include "config/yaml_map.hpp"
 
 using namespace rp::config;
@@ -188,4 +190,38 @@ TEST_CASE("is_supported_password_hash") {
         CAPTURE(r.hash);
         CHECK(is_supported_password_hash(r.hash) == r.ok);
     }
+}
+
+TEST_CASE("parse_redis_url: options, and no piece of a password in any error") {
+    struct Row {
+        const char* text;
+        bool ok;
+        const char* secret;  // must not appear in the error ("" = nothing to hide)
+    };
+    const Row rows[] = {
+        {"redis://127.0.0.1:6379/2", true, ""},
+        {"rediss://r.internal:6380/3?prefix=mail&poll_ms=500", true, ""},
+        {"redis://r:6379/0?ca_file=/run/credentials/relaypool@eu.service/ca.pem", true, ""},
+        {"redis://r:6379/0?prefix=team@eu", true, ""},
+        {"redis://:s3cret@r:6379/0", false, "s3cret"},
+        {"redis://user:s3cret@r:6379/0", false, "s3cret"},
+        {"redis://:pa/qq9@r:6379/0", false, "qq9"},
+        {"redis://:s3cr?tail@r:6379/0", false, "tail"},
+        {"redis://:s3cr?t&x@r:6379/0?prefix=p", false, "x@"},
+        {"redis://:s3cr?k=v@r/0", false, "v@"},
+        {"redis://r:6379/0?nope=1", false, ""},
+        {"redis://r:6379/16", false, ""},
+    };
+    for (const Row& row : rows) {
+        CAPTURE(row.text);
+        std::string why;
+        const auto url = parse_redis_url(row.text, why);
+        CHECK(url.has_value() == row.ok);
+        if (row.ok) continue;
+        CHECK(!why.empty());
+        if (*row.secret) CHECK(why.find(row.secret) == std::string::npos);
+        if (*row.secret) CHECK(redis_url_for_logs(row.text).find(row.secret) == std::string::npos);
+    }
+    std::string why;
+    CHECK(parse_redis_url("redis://r:6379/0?prefix=team@eu", why)->prefix == "team@eu");
 }

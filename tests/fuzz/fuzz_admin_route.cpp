@@ -12,7 +12,7 @@
 // - url_decode(url_encode(x)) == x for any x without NUL; no %00 decodes to NUL;
 // - a page query is an error or a limit in 1..max with an empty or valid
 //   `after`, and the query the CLI builds for them parses back to them;
-// - without a token, an allowed Host names metrics.address's host, "localhost"
+// - without a token, an allowed Host names metrics.address's host, "localhost[.]"
 //   or an address that getaddrinfo(AI_NUMERICHOST), a second parser, reads
 //   as loopback: never a name a DNS answer could point here; an allowed
 //   Origin is "http://" + that Host; dropping the Origin header never turns
@@ -145,7 +145,8 @@ static void check_access(std::string_view headers) {
     if (refusal.empty() && !facts.token_configured && facts.host) {
         const auto host = rp::metrics::authority_host(*facts.host);
         require(host.has_value());
-        require(*host == lowercase(facts.configured_host) || *host == "localhost" || numeric_loopback(*host));
+        require(*host == lowercase(facts.configured_host) || *host == "localhost" || *host == "localhost." ||
+                numeric_loopback(*host));
     }
     if (refusal.empty() && !facts.token_configured && facts.origin) {
         require(facts.host && lowercase(*facts.origin).starts_with("http://"));

@@ -120,6 +120,15 @@ TEST_CASE("connection limits: an IPv6 /64 is one client; IPv4-mapped counts as I
     CHECK_FALSE(limits->try_address("192.0.2.1"));
     a.reset();
     CHECK(limits->try_address("2001:db8:1:2::abcd"));
+    // The operator's own hosts (trusted, a PROXY load balancer) count one by one.
+    using Count = ConnectionLimits::Count;
+    auto h1 = limits->try_address("2001:db8:9:9::1", Count::per_address);
+    auto h2 = limits->try_address("2001:db8:9:9::1", Count::per_address);
+    REQUIRE(h1);
+    REQUIRE(h2);
+    CHECK_FALSE(limits->try_address("2001:db8:9:9::1", Count::per_address));
+    CHECK(limits->try_address("2001:db8:9:9::2", Count::per_address));
+    CHECK(limits->connections_from("2001:db8:9:9::1", Count::per_address) == 2);
 }
 
 TEST_CASE("connection limits: slots outliving the limiter object stay valid") {

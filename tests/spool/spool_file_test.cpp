@@ -464,24 +464,26 @@ TEST_CASE("post_admin_read runs jobs in order off the caller's thread; destructi
 
 TEST_CASE("a slow admin read does not hold up a delivery's load or unlink") {
     TempDir t;
+    // Declared before the spool: if a check below fails, the spool (and its
+    // queued callbacks) goes first, while these still exist.
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::promise<void> admin_done;
+    std::promise<bool> loaded;
+    std::promise<std::error_code> removed;
+    auto load_result = loaded.get_future();
+    auto remove_result = removed.get_future();
     auto spool = open_recovered(t.path);
     const std::string id = put(*spool, "m");
     // An admin job that stands for a listing page read from a cold disk: it
     // blocks until the delivery's work is done, so if both shared a thread
     // the load below could never finish (the wait would time out).
-    std::promise<void> release;
-    std::shared_future<void> released = release.get_future().share();
-    std::promise<void> admin_done;
     spool->post_admin_read([released, &admin_done] {
         released.wait();
         admin_done.set_value();
     });
-    std::promise<bool> loaded;
     spool->load_async(id, [&](SpoolResult<QueuedMessage> r) { loaded.set_value(bool(r)); });
-    auto load_result = loaded.get_future();
     const bool load_finished = load_result.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
-    std::promise<std::error_code> removed;
-    auto remove_result = removed.get_future();
     if (load_finished) spool->remove_async(id, [&](std::error_code ec) { removed.set_value(ec); });
     const bool remove_finished =
         load_finished && remove_result.wait_for(std::chrono::seconds(30)) == std::future_status::ready;
@@ -683,6 +685,18 @@ TEST_CASE("a message whose file cannot be unlinked stays queued and is counted; 
     CHECK_FALSE(removed.get_future().get());
     CHECK(spool.list().empty());
     CHECK_FALSE(std::filesystem::exists(t / ("queue/" + id)));
+}
+
+TEST_CASE("a queue directory that cannot be written is an error at open, not a crash") {
+    TempDir t;
+    // Root writes anywhere: block the probe with a directory in its place
+    // (unlink cannot remove it, O_EXCL cannot create over it).
+    std::filesystem::create_directories(t / "tmp/.probe.1/x");
+    FileSpoolOptions o;
+    o.directory = t.path;
+    auto r = FileSpool::open(o);
+    CHECK_FALSE(r);
+    CHECK(r.error.value() == EACCES);
 }
 
 TEST_CASE("a probe file left by a crash does not make the queue unwritable") {
