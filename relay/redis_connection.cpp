@@ -224,10 +224,8 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
 
     // Connects (TCP, then TLS when asked) within `timeout`; "" on success.
     net::awaitable<std::string> connect(std::shared_ptr<Link> l) {
-        // Name resolution first, bounded by the resolver's own timeouts
-        // (resolv.conf): closing the socket cannot stop it, and a deadline
-        // running during a slow lookup (a dead first nameserver costs 5 s)
-        // would expire every attempt after a connect that worked.
+        // Resolution first, bounded by resolv.conf's timeouts: a deadline running during a
+        // slow lookup (a dead first nameserver: 5 s) expired every attempt after its connect.
         tcp::resolver resolver(executor);
         boost::system::error_code ec;
         auto endpoints = co_await resolver.async_resolve(options.host, std::to_string(options.port),
