@@ -2,8 +2,6 @@
 // redis_connection.hpp for why and for the invariants).
 #include "relay/redis_connection.hpp"
 
-#include <hiredis/hiredis.h>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,59 +25,11 @@ using tcp = net::ip::tcp;
 
 namespace {
 
-RedisReply convert(const redisReply* r) {
-    RedisReply out;
-    switch (r->type) {
-        case REDIS_REPLY_STRING:
-            out.type = RedisReply::Type::string;
-            break;
-        case REDIS_REPLY_STATUS:
-            out.type = RedisReply::Type::status;
-            break;
-        case REDIS_REPLY_ERROR:
-            out.type = RedisReply::Type::error;
-            break;
-        case REDIS_REPLY_INTEGER:
-            out.type = RedisReply::Type::integer;
-            out.integer = r->integer;
-            return out;
-        case REDIS_REPLY_ARRAY:
-            out.type = RedisReply::Type::array;
-            for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-            return out;
-        default:
-            out.type = RedisReply::Type::nil;
-            return out;
-    }
-    out.str.assign(r->str, r->len);
-    return out;
-}
-
 RedisReply failed(std::string why) {
     RedisReply r;
     r.str = std::move(why);
     return r;
 }
-
-// The protocol bytes of one command (hiredis formats them).
-std::string format(const std::vector<std::string>& args) {
-    std::vector<const char*> argv;
-    std::vector<std::size_t> lens;
-    for (const auto& a : args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-    }
-    char* out = nullptr;
-    const int n = redisFormatCommandArgv(&out, static_cast<int>(args.size()), argv.data(), lens.data());
-    if (n < 0 || out == nullptr) return {};
-    std::string s(out, static_cast<std::size_t>(n));
-    free(out);  // NOLINT: hiredis 0.14 allocates with malloc
-    return s;
-}
-
-struct ReaderDeleter {
-    void operator()(redisReader* r) const { redisReaderFree(r); }
-};
 
 }  // namespace
 
@@ -95,7 +45,7 @@ struct Link {
     std::string out;                                   // formatted, not yet written
     std::deque<RedisConnection::Callback> pending;     // written or queued, reply not yet read
     std::chrono::steady_clock::time_point progress{};  // last reply (or first wait)
-    std::unique_ptr<redisReader, ReaderDeleter> reader{redisReaderCreate()};
+    ReplyParser parser;
     net::steady_timer wake;    // cancelled when `out` has bytes
     net::steady_timer closed;  // cancelled when the link is over
     bool ready = false;        // AUTH and SELECT done
@@ -138,7 +88,7 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
     }
 
     void send(const std::shared_ptr<Link>& l, const std::vector<std::string>& args, Callback done) {
-        l->out += format(args);
+        l->out += format_command(args);
         if (l->pending.empty()) l->progress = std::chrono::steady_clock::now();
         l->pending.push_back(std::move(done));
         l->wake.cancel();
@@ -181,7 +131,7 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
                       ec == net::error::eof ? "connection closed by Redis" : "read failed: " + ec.message());
                 break;
             }
-            redisReaderFeed(l->reader.get(), buf, n);
+            l->parser.feed(buf, n);
             if (!drain(l)) break;
         }
     }
@@ -189,14 +139,13 @@ struct RedisConnection::Impl : std::enable_shared_from_this<Impl> {
     // Hands every complete reply to its command; false when the link died.
     bool drain(const std::shared_ptr<Link>& l) {
         for (;;) {
-            void* raw = nullptr;
-            if (redisReaderGetReply(l->reader.get(), &raw) != REDIS_OK) {
+            RedisReply reply;
+            const ReplyParser::Next got = l->parser.next(reply);
+            if (got == ReplyParser::Next::protocol_error) {
                 close(l, "protocol error from Redis");
                 return false;
             }
-            if (raw == nullptr) return true;
-            RedisReply reply = convert(static_cast<redisReply*>(raw));
-            freeReplyObject(raw);
+            if (got == ReplyParser::Next::need_more) return true;
             if (l->pending.empty()) {
                 close(l, "reply without a command");
                 return false;

@@ -32,17 +32,9 @@
 #include <string>
 #include <vector>
 
-namespace rp::relay {
+#include "relay/redis_codec.hpp"
 
-struct RedisReply {
-    enum class Type { io_failed, string, status, integer, nil, array, error };
-    Type type = Type::io_failed;
-    std::string str;  // string, status, error; io_failed: why
-    long long integer = 0;
-    std::vector<RedisReply> elements;
-    bool io_failed() const { return type == Type::io_failed; }
-    bool is_error() const { return type == Type::error; }
-};
+namespace rp::relay {
 
 struct RedisOptions {
     std::string host = "127.0.0.1";
