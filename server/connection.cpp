@@ -106,9 +106,9 @@ net::awaitable<void> Connection::run(std::shared_ptr<Connection> self) {
 net::awaitable<bool> Connection::admit() {
     if (listener_.proxy_protocol) {
         if (!proxy_allowed(listener_, peer_addr_)) {
-            // Debug only: any peer on the network can cause this line.
-            log::debug("smtpd", "PROXY peer not in proxy_protocol_from",
-                       {{"peer", peer_addr_}, {"listener", listener_.name}});
+            if (auto n = core_->proxy_refused_log.hit(LogThrottle::Clock::now()))
+                log::warn("smtpd", "PROXY peer not in proxy_protocol_from: connection closed",
+                          {{"peer", peer_addr_}, {"listener", listener_.name}, {"count", std::to_string(n)}});
             co_return false;
         }
         // The TCP peer holds a per-address slot while its header is read, so
@@ -117,7 +117,7 @@ net::awaitable<bool> Connection::admit() {
         // read, the bytes that follow may be a TLS ClientHello.
         address_slot_ = core_->limits->try_address(peer_addr_, ConnectionLimits::Count::per_address);
         if (!address_slot_) {
-            log::info("smtpd", "too many connections from address", {{"client", peer_addr_}});
+            note_address_limit(peer_addr_);
             co_return false;
         }
         bool ok = co_await read_proxy_header();
@@ -130,10 +130,15 @@ net::awaitable<bool> Connection::admit() {
     address_slot_ = core_->limits->try_address(
         client_addr_, own_host ? ConnectionLimits::Count::per_address : ConnectionLimits::Count::per_client);
     if (!address_slot_) {
-        log::info("smtpd", "too many connections from address", {{"client", client_addr_}});
-        co_await refuse(
-            protocol::Reply::make(421, protocol::esc::shutting_down,
-                                  settings_->config.hostname + " Too many connections, try again later"));
+        note_address_limit(client_addr_);
+        // Implicit TLS: closed without a handshake, as when overloaded. A
+        // 421 inside TLS would cost a handshake and keep the connection (and
+        // its max_connections slot) for up to the handshake deadline: one
+        // address could then fill every slot despite its own limit.
+        if (listener_.tls != config::ListenerTls::implicit)
+            co_await send_final(
+                protocol::Reply::make(421, protocol::esc::shutting_down,
+                                      settings_->config.hostname + " Too many connections, try again later"));
         co_return false;
     }
     if (listener_.tls == config::ListenerTls::implicit) {
@@ -188,12 +193,11 @@ net::awaitable<bool> Connection::read_proxy_header() {
     }
 }
 
-net::awaitable<void> Connection::refuse(const protocol::Reply& reply) {
-    if (listener_.tls == config::ListenerTls::implicit) {
-        bool ok = co_await start_tls();
-        if (!ok) co_return;
-    }
-    co_await send_final(reply);
+// Any host can hit its limit on purpose: one line a minute, with the count.
+void Connection::note_address_limit(const std::string& addr) {
+    if (auto n = core_->address_limit_log.hit(LogThrottle::Clock::now()))
+        log::info("smtpd", "too many connections from address",
+                  {{"client", addr}, {"listener", listener_.name}, {"count", std::to_string(n)}});
 }
 
 net::awaitable<bool> Connection::start_tls() {

@@ -51,7 +51,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     boost::asio::awaitable<bool> admit();
     boost::asio::awaitable<bool> read_proxy_header();
-    boost::asio::awaitable<void> refuse(const protocol::Reply& reply);
+    void note_address_limit(const std::string& addr);
     boost::asio::awaitable<bool> start_tls();
     boost::asio::awaitable<void> drive();
     boost::asio::awaitable<bool> send(std::string_view bytes, std::chrono::milliseconds timeout);

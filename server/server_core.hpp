@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/log_throttle.hpp"
 #include "config/config.hpp"
 #include "metrics/metrics.hpp"
 #include "server/auth_limiter.hpp"
@@ -63,6 +64,11 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
     bool stopping = false;
     std::function<void()> on_drained;
     boost::asio::steady_timer grace_timer;
+    // A PROXY listener refusing a peer outside proxy_protocol_from: usually
+    // a load balancer missing from that list, so worth a warning, but any
+    // host can cause it, so at most one line a minute.
+    LogThrottle proxy_refused_log{std::chrono::minutes(1)};
+    LogThrottle address_limit_log{std::chrono::minutes(1)};  // max_connections_per_ip refusals
 
     boost::asio::awaitable<void> accept_loop(ListenerState& listener);
     void refuse_overloaded(boost::asio::ip::tcp::socket& socket, const ListenerState& listener);

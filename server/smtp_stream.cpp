@@ -69,6 +69,10 @@ std::size_t SmtpStream::try_read(char* data, std::size_t size, error_code& ec, W
         }
         return n;
     }
+    if (!socket_.is_open()) {
+        ec = net::error::bad_descriptor;
+        return 0;
+    }
     ERR_clear_error();
     std::size_t n = 0;
     int result = SSL_read_ex(ssl_.get(), data, size, &n);
@@ -79,6 +83,10 @@ std::size_t SmtpStream::try_read(char* data, std::size_t size, error_code& ec, W
 
 std::size_t SmtpStream::try_write(std::string_view bytes, error_code& ec, Want& want) {
     want = Want::none;
+    if (!socket_.is_open()) {  // closed: see close()
+        ec = net::error::bad_descriptor;
+        return 0;
+    }
     ERR_clear_error();
     std::size_t n = 0;
     int result = SSL_write_ex(ssl_.get(), bytes.data(), bytes.size(), &n);
@@ -89,6 +97,7 @@ std::size_t SmtpStream::try_write(std::string_view bytes, error_code& ec, Want& 
 
 SmtpStream::error_code SmtpStream::try_handshake(Want& want) {
     want = Want::none;
+    if (!socket_.is_open()) return net::error::bad_descriptor;
     ERR_clear_error();
     int result = SSL_accept(ssl_.get());
     if (result == 1) return {};
@@ -193,6 +202,11 @@ void SmtpStream::cancel() {
     socket_.cancel(ignored);
 }
 
+// OpenSSL keeps the raw descriptor number (SSL_set_fd), and the kernel
+// hands that number out again at once (an upstream connection, a spool
+// file). A session suspended elsewhere when shutdown force-closes it may
+// still try a read or a write: every TLS attempt checks the socket first,
+// so that it fails with bad_descriptor instead of using the reused number.
 void SmtpStream::close() {
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);

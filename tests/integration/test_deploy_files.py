@@ -97,6 +97,20 @@ def test_image_runs_as_a_numeric_non_root_user():
     assert uid.isdigit() and int(uid) != 0  # numeric: Kubernetes can verify runAsNonRoot
 
 
+def test_image_build_stage_installs_every_build_package():
+    """The build stage needs what scripts/install-deps.sh --build-only installs
+    (pkg-config went missing once: CMake finds hiredis with it)."""
+    deps = open(os.path.join(SRC, "scripts", "install-deps.sh")).read()
+    wanted = set(re.search(r"^build_packages=\((.*?)\)", deps, flags=re.M | re.S).group(1).split())
+    wanted -= {"ccache"}  # a cache for repeated builds, not a dependency
+    text = open(os.path.join(DOCKER, "Dockerfile")).read()
+    build_stage = re.split(r"^FROM ", text, flags=re.M)[1]
+    installed = set()
+    for command in re.findall(r"apt-get install (.*?)(?:&&|$)", build_stage.replace("\\\n", " "), flags=re.M):
+        installed |= {word for word in command.split() if not word.startswith("-")}
+    assert wanted <= installed, f"Dockerfile build stage lacks {sorted(wanted - installed)}"
+
+
 def test_image_default_config_passes_check_config(tmp_path):
     check_config(open(os.path.join(DOCKER, "relaypool.yaml")).read(), tmp_path)
 
@@ -333,6 +347,10 @@ def test_k8s_services_target_existing_ports_and_proxy_listeners(k8s):
     config = yaml.safe_load(k8s_config(k8s))
     by_port = {p["containerPort"]: p["name"] for p in c["ports"]}
     proxied = {by_port[port_of(lst["address"])] for lst in config["listeners"] if lst.get("proxy_protocol")}
+    for lst in config["listeners"]:
+        if lst.get("proxy_protocol"):
+            # The default is loopback only; the load balancer connects from the VPC.
+            assert lst.get("proxy_protocol_from"), f"{lst['name']}: PROXY listener without proxy_protocol_from"
     labels = sts["spec"]["template"]["metadata"]["labels"]
     assert sts["spec"]["serviceName"] in k8s["Service"]
     for name, svc in k8s["Service"].items():
