@@ -272,6 +272,10 @@ std::optional<MessageResult> ClientSession::take_message_result() {
     return r;
 }
 
+bool ClientSession::message_concluded() const {
+    return impl_->result.has_value() && !impl_->failure;
+}
+
 const EhloCapabilities& ClientSession::capabilities() const {
     return impl_->caps;
 }

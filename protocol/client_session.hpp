@@ -183,6 +183,10 @@ class ClientSession {
 
     // The result of the last message, once (see the driver loop above).
     std::optional<MessageResult> take_message_result();
+    // The last message has its result and the session is healthy: all that
+    // is left of it is the RSET that ends the transaction. A driver may hand
+    // the result on now and finish the RSET afterwards.
+    bool message_concluded() const;
 
     const EhloCapabilities& capabilities() const;
     bool authenticated() const;

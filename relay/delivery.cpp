@@ -101,7 +101,12 @@ boost::asio::awaitable<Disposition> remove_finished(DeliveryContext& ctx, const 
     const std::error_code ec = co_await async_remove(ctx.spool, id);
     if (ec && ec != make_error_code(spool::SpoolErrc::not_found)) {
         log::error("delivery", "remove failed; will retry", {{"id", id}, {"error", ec.message()}});
-        ctx.unsaved[id] = final_state;  // nothing pending: the retry only removes it
+        // A clean finish skipped its state write: write it now, so that a
+        // restart before the retry removes the message finds it finished
+        // instead of sending it again. A failed write keeps it in
+        // ctx.unsaved (persist); nothing is pending, the retry only removes it.
+        co_await persist(ctx, id, final_state);
+        ctx.unsaved[id] = final_state;
         co_return Disposition{Kind::due_at, now + ctx.options.retry_initial};
     }
     ctx.unsaved.erase(id);

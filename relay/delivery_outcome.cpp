@@ -60,7 +60,7 @@ std::vector<RecipientOutcome> match_results(const spool::QueuedMessage& m,
                                                       protocol::LocalFailure::protocol};
             }
         }
-        r.verdict = verdict_for(r.outcome, rewrite);
+        r.verdict = verdict_for(r.outcome, rewrite, m.envelope.spec.mail_from);
         out.push_back(std::move(r));
     }
     return out;
@@ -111,11 +111,15 @@ std::string summarize(const Tally& t, std::size_t sent) {
     return s;
 }
 
-Verdict verdict_for(const protocol::UpstreamOutcome& outcome, config::SenderRewrite rewrite) {
+Verdict verdict_for(const protocol::UpstreamOutcome& outcome, config::SenderRewrite rewrite,
+                    const std::string& client_sender) {
     const Verdict v = protocol::classify(outcome);
-    const bool blames_rewritten_sender = rewrite != config::SenderRewrite::none &&
-                                         outcome.stage == protocol::Stage::mail && outcome.code >= 500 &&
-                                         outcome.code < 600 && outcome.code != 552;
+    // The null sender is never rewritten (upstream_mail_from): a refused <>
+    // says nothing about the account, and blaming it would disable every
+    // account in turn as the message moved on to the next.
+    const bool account_was_sender = rewrite != config::SenderRewrite::none && !client_sender.empty();
+    const bool blames_rewritten_sender = account_was_sender && outcome.stage == protocol::Stage::mail &&
+                                         outcome.code >= 500 && outcome.code < 600 && outcome.code != 552;
     if (blames_rewritten_sender && (v == Verdict::bounce_message || v == Verdict::bounce_recipient))
         return Verdict::account_disabled;
     return v;

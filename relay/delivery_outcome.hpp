@@ -41,9 +41,11 @@ bool is_bounce(Verdict v);
 std::string describe(const protocol::UpstreamOutcome& o);
 
 // The classifier's verdict for one outcome, with what only the delivery
-// knows: under sender_rewrite, a permanent refusal of MAIL FROM (not 552)
-// blames the account's address, not the message.
-Verdict verdict_for(const protocol::UpstreamOutcome& outcome, config::SenderRewrite rewrite);
+// knows: when MAIL FROM carried the account's address (sender_rewrite, and
+// a client sender that is not <>), a permanent refusal of it (not 552)
+// blames the account, not the message.
+Verdict verdict_for(const protocol::UpstreamOutcome& outcome, config::SenderRewrite rewrite,
+                    const std::string& client_sender);
 
 // One outcome per sent recipient: its own result when the transport gave
 // one, else the session failure. A positive RCPT reply does not count when

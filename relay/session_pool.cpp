@@ -14,7 +14,27 @@ asio::awaitable<void> quit_and_close(std::shared_ptr<SessionPool> keep,
     co_await c->quit();
 }
 
+asio::awaitable<void> drive_rset(std::shared_ptr<SessionPool> pool, std::string account,
+                                 std::shared_ptr<UpstreamConnection> c, bool counted) {
+    DriveResult r = co_await c->drive(nullptr);
+    pool->transaction_finished(account, c, r.halt, counted);
+}
+
 }  // namespace
+
+void SessionPool::finish_transaction(const std::string& account, std::shared_ptr<UpstreamConnection> c) {
+    // Counted only when the session may carry another message afterwards.
+    const bool counted = !stopping_ && c->messages < limits_.messages_per_session;
+    if (counted) ++accounts_[account].finishing;
+    asio::co_spawn(executor_, drive_rset(shared_from_this(), account, std::move(c), counted), asio::detached);
+}
+
+void SessionPool::transaction_finished(const std::string& account,
+                                       const std::shared_ptr<UpstreamConnection>& c, Halt halt,
+                                       bool counted) {
+    if (counted) --accounts_[account].finishing;
+    release(account, c, halt);
+}
 
 void SessionPool::notify_one(Slots& slots) {
     if (slots.waiters.empty()) return;
@@ -36,7 +56,10 @@ asio::awaitable<SessionPool::Lease> SessionPool::acquire(const std::string& acco
             c->close();
             --slots.open;
         }
-        if (slots.open < limits_.per_account) {
+        // A session finishing its RSET is idle again within one round
+        // trip: cheaper to wait for it than to connect, TLS and AUTH anew
+        // (Gmail counts logins).
+        if (slots.open < limits_.per_account && slots.finishing == 0) {
             ++slots.open;
             co_return Lease{nullptr, true};
         }

@@ -48,6 +48,14 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     // The slot's session after a message (or null when it never opened):
     // back to idle when `halt` is idle and it may carry more, else closed.
     void release(const std::string& account, const std::shared_ptr<UpstreamConnection>& c, Halt halt);
+    // The slot's session after drive() stopped at Halt::message_done (the
+    // result is already handed on): drives the RSET that ends the
+    // transaction in the background, then release()s the slot. Meanwhile
+    // acquire() for the account waits for it rather than open another.
+    void finish_transaction(const std::string& account, std::shared_ptr<UpstreamConnection> c);
+    // (drive_rset's end; not for other callers)
+    void transaction_finished(const std::string& account, const std::shared_ptr<UpstreamConnection>& c,
+                              Halt halt, bool counted);
     // Closes idle sessions (QUIT) and refuses new leases.
     void shutdown();
 
@@ -58,6 +66,7 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     struct Slots {
         std::deque<std::shared_ptr<UpstreamConnection>> idle;
         std::uint32_t open = 0;                          // idle + busy + connecting
+        std::uint32_t finishing = 0;                     // busy with the RSET after a message, reusable
         std::deque<boost::asio::steady_timer*> waiters;  // acquire() calls waiting for a slot
     };
     static void notify_one(Slots& slots);

@@ -232,6 +232,16 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
             body.rewind();
             DriveResult r = co_await c.drive(&body);
             auto result = c.session().take_message_result();
+            if (r.halt == Halt::message_done) {
+                // The upstream has answered for every recipient: the outcome
+                // goes to the delivery now (to be written down) instead of
+                // after the RSET round trip, which only a crash-free process
+                // could wait for (a 250 held in memory meanwhile would be
+                // sent again after a kill). The RSET finishes on its own.
+                slot.held = false;
+                sessions->finish_transaction(account.username, slot.conn);
+                co_return report_of(req, r, std::move(result));
+            }
             slot.release(r.halt);
             if (reused && !stale_retried && stale_session(r)) {
                 stale_retried = true;

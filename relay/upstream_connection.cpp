@@ -196,6 +196,7 @@ void UpstreamConnection::send_body(BodyReader* body) {
 
 asio::awaitable<DriveResult> UpstreamConnection::drive(BodyReader* body) {
     for (;;) {
+        if (body != nullptr && session_.message_concluded()) co_return DriveResult{Halt::message_done, {}};
         protocol::ClientAction action = session_.next();
         if (auto* w = std::get_if<act::Write>(&action)) {
             co_await write(*w);

@@ -64,7 +64,9 @@ class BodyReader {
 };
 
 // Where drive() stopped.
-enum class Halt { idle, done, failed };
+// message_done: drive(body) stops as soon as the message's result is known
+// (ClientSession::message_concluded); the RSET is still to be driven.
+enum class Halt { idle, done, failed, message_done };
 struct DriveResult {
     Halt halt = Halt::failed;
     protocol::UpstreamOutcome failure;  // when failed

@@ -126,3 +126,20 @@ TEST_CASE("a damaged state file at load: the state is quarantined, the message s
     CHECK(std::filesystem::exists(f.dir / ("quarantine/" + id + ".state")));
     CHECK(f.quarantined_metric() == 1);
 }
+
+TEST_CASE("a failed unlink after a clean finish writes the final state: a restart does not resend") {
+    FileRig f;
+    const auto id = f.submit();
+    f.faults->arm(spool::FaultPoint::remove_message, EIO, 1);
+    const auto d = f.attempt(id);
+    CHECK(d.kind == Kind::due_at);  // the remove is retried later
+    REQUIRE(f.rig.transport.calls.size() == 1);
+    // What a restart would read now: the recipient is already delivered.
+    auto on_disk = f.spool->load(id);
+    REQUIRE(on_disk);
+    CHECK(on_disk.value.state.recipients.at(0).status == spool::RecipientStatus::delivered);
+    f.rig.clock.advance(f.rig.options.retry_initial);
+    CHECK(f.attempt(id).kind == Kind::removed);
+    CHECK(f.rig.transport.calls.size() == 1);  // the retry only removed it
+    CHECK(f.spool->list().empty());
+}

@@ -360,6 +360,24 @@ TEST_CASE("without sender_rewrite a 5xx to MAIL FROM is about the message: it bo
     CHECK(rig.dsns.queued.size() == 1);
 }
 
+TEST_CASE("sender_rewrite: a 5xx to MAIL FROM:<> (never rewritten) blames no account") {
+    // An upstream that refuses the null reverse path: the DSN of a bounced
+    // message must not disable the account it tried, then the next, ...
+    Rig rig;
+    rig.transport.script = [&](const relay::DeliveryRequest& r) {
+        if (r.mail_from.empty())
+            return session_failed(reply(Stage::mail, 553, "5.1.7", "Null sender refused"));
+        return all(r, reply(Stage::rcpt, 550, "5.1.1", "No such user"));
+    };
+    rig.start();
+    rig.submit("app@client.example", {"x@dest.example"});
+    REQUIRE(rig.dsns.queued.size() == 1);  // the bounce of the message; none for the DSN itself
+    rig.advance(std::chrono::seconds(1));
+    for (const auto& call : rig.transport.calls)
+        CHECK(rig.status_of(call.account.username).state == pool::State::active);
+    CHECK(rig.spool.list().empty());  // the refused DSN is dropped (a bounce of a bounce)
+}
+
 TEST_CASE("state write failure on a deferral: the message keeps its last durable state and retries") {
     Rig rig;
     int calls = 0;

@@ -451,6 +451,26 @@ TEST_CASE("smtp transport local failures: refused, TLS verification, timeouts") 
     }
 }
 
+TEST_CASE("smtp transport hands the result on before the RSET that ends the transaction") {
+    // The 250 after the body is the outcome: the delivery must get it (to
+    // write it down) without waiting on the RSET round trip, here one that
+    // never comes. Only a process that is never killed could hold it meanwhile.
+    FakeUpstream up({"--fault", R"({"stage":"rset","action":"hang"})"});
+    Fixture f;
+    auto options = options_for(up);
+    options.timeouts.command = std::chrono::seconds(2);  // then the hung RSET closes the session
+    relay::DeliveryReport report;
+    relay::SmtpTransportStats when_reported;
+    run(options, [&](relay::SmtpTransport& t) -> asio::awaitable<void> {
+        report = co_await t.deliver(f.request(f.one));
+        when_reported = t.stats();
+    });
+    REQUIRE(report.recipients.size() == 1);
+    CHECK(delivered(report.recipients[0]));
+    CHECK(when_reported.open == 1);  // its session still busy with the RSET
+    CHECK(when_reported.idle == 0);
+}
+
 TEST_CASE("smtp transport implicit TLS") {
     FakeUpstream up({"--tls", "implicit"});
     Fixture f;
