@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 
 #include <list>
+#include <map>
 #include <optional>
 
 #include "common/await_callback.hpp"
@@ -36,6 +37,12 @@ constexpr auto kRequestTimeout = std::chrono::seconds(30);
 // Scrapers and the admin CLI need a handful of connections; the cap keeps
 // idle or slow clients from taking the process's file descriptors.
 constexpr std::size_t kMaxConnections = 64;
+// Per source address, so that one host (a scanner, a stuck client) cannot
+// take every slot and lock out the health checks and Prometheus.
+constexpr std::size_t kMaxConnectionsPerAddress = 8;
+// Refused admin requests: any peer can cause them, so one line a minute.
+constexpr auto kRefusalLogInterval = std::chrono::minutes(1);
+constexpr std::size_t kLoggedHeaderBytes = 100;
 // accept() failing (EMFILE, ENFILE, ENOBUFS) would fail again at once: wait.
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 constexpr auto kAcceptLogInterval = std::chrono::seconds(10);
@@ -55,13 +62,21 @@ HttpRequest to_request(const http::request<http::string_body>& req) {
     return out;
 }
 
-bool is_loopback_peer(const tcp::socket& socket) {
+// The peer's address (IPv4-mapped IPv6 as IPv4); nullopt when the socket
+// has no peer any more.
+std::optional<net::ip::address> peer_address(const tcp::socket& socket) {
     beast::error_code ec;
     auto address = socket.remote_endpoint(ec).address();
-    if (ec) return false;
+    if (ec) return std::nullopt;
     if (address.is_v6() && address.to_v6().is_v4_mapped())
-        return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).is_loopback();
-    return address.is_loopback();
+        return net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+    return address;
+}
+
+std::string clipped(const std::optional<std::string>& value) {
+    std::string v = value.value_or("");
+    if (v.size() > kLoggedHeaderBytes) v = v.substr(0, kLoggedHeaderBytes) + "...";
+    return v;
 }
 
 std::optional<std::string> header(const http::request<http::string_body>& req, http::field field) {
@@ -106,10 +121,30 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::string configured_host;         // metrics.address's host: a Host the admin API accepts
     std::list<beast::tcp_stream*> open;  // for stop()
     std::size_t connections = 0;         // counted at accept, before serve() starts
+    std::map<std::string, std::size_t> connections_from;  // by peer address
+    LogThrottle refusal_log{kRefusalLogInterval};
     bool stopped = false;
 
+    // A connection's share of the counts, given back however serve() ends
+    // (it keeps the Impl alive itself: a coroutine's parameters outlive its
+    // locals).
+    struct Slot {
+        std::shared_ptr<Impl> impl;
+        std::string address;
+        Slot(std::shared_ptr<Impl> i, std::string a) : impl(std::move(i)), address(std::move(a)) {
+            ++impl->connections;
+            ++impl->connections_from[address];
+        }
+        ~Slot() {
+            --impl->connections;
+            if (--impl->connections_from[address] == 0) impl->connections_from.erase(address);
+        }
+        Slot(const Slot&) = delete;
+        Slot& operator=(const Slot&) = delete;
+    };
+
     net::awaitable<void> accept_loop();
-    net::awaitable<void> serve(tcp::socket socket);
+    net::awaitable<void> serve(tcp::socket socket, std::shared_ptr<Slot> slot, bool peer_is_loopback);
     net::awaitable<HttpResponse> route(const http::request<http::string_body>& req, bool peer_is_loopback);
     net::awaitable<HttpResponse> call_api(HttpRequest request);
 };
@@ -132,14 +167,26 @@ net::awaitable<void> HttpServer::Impl::accept_loop() {
             co_await backoff.async_wait(use_tuple);
             continue;
         }
-        if (connections >= kMaxConnections) {
-            log::debug("http", "too many connections, closing a new one");
+        const auto peer = peer_address(socket);
+        const std::string address = peer ? peer->to_string() : "";
+        auto from = connections_from.find(address);
+        if (!peer || connections >= kMaxConnections ||
+            (from != connections_from.end() && from->second >= kMaxConnectionsPerAddress)) {
+            log::debug("http", "too many connections, closing a new one", {{"peer", address}});
             boost::system::error_code ignored;
             socket.close(ignored);
             continue;
         }
-        ++connections;
-        net::co_spawn(io, serve(std::move(socket)), net::detached);
+        auto slot = std::make_shared<Slot>(self, address);
+        net::co_spawn(io, serve(std::move(socket), std::move(slot), peer->is_loopback()),
+                      [](std::exception_ptr e) {
+                          if (!e) return;
+                          try {
+                              std::rethrow_exception(e);
+                          } catch (const std::exception& ex) {
+                              log::error("http", "connection failed (bug)", {{"error", ex.what()}});
+                          }
+                      });
     }
 }
 
@@ -160,11 +207,13 @@ net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::s
                                 header(req, http::field::host), configured_host};
         std::string refusal = admin_refusal(facts);
         if (!refusal.empty()) {
-            log::info("http", "admin request refused",
-                      {{"method", request.method},
-                       {"reason", refusal},
-                       {"origin", facts.origin.value_or("")},
-                       {"host", facts.host.value_or("")}});
+            if (auto n = refusal_log.hit(LogThrottle::Clock::now()))
+                log::info("http", "admin request refused",
+                          {{"method", request.method},
+                           {"reason", refusal},
+                           {"origin", clipped(facts.origin)},
+                           {"host", clipped(facts.host)},
+                           {"count", std::to_string(n)}});
             co_return text(403, refusal + "\n");
         }
         if (!bearer_ok(req, token)) co_return text(401, "missing or wrong admin token\n");
@@ -185,11 +234,17 @@ net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::s
     co_return text(404, "not found\n");
 }
 
-net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket) {
+net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket, std::shared_ptr<Slot> slot,
+                                             bool peer_is_loopback) {
     auto self = shared_from_this();
     beast::tcp_stream stream(std::move(socket));
-    auto registration = open.insert(open.end(), &stream);
-    const bool peer_is_loopback = is_loopback_peer(stream.socket());
+    // Unregistered however the coroutine ends (stop() must never see a
+    // stream that is gone).
+    struct Registration {
+        std::list<beast::tcp_stream*>& list;
+        std::list<beast::tcp_stream*>::iterator it;
+        ~Registration() { list.erase(it); }
+    } registration{open, open.insert(open.end(), &stream)};
     beast::flat_buffer buffer;
     for (;;) {
         http::request_parser<http::string_body> parser;
@@ -211,8 +266,6 @@ net::awaitable<void> HttpServer::Impl::serve(tcp::socket socket) {
     }
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    open.erase(registration);
-    --connections;
 }
 
 bool admin_peer_allowed(bool token_configured, bool peer_is_loopback) {

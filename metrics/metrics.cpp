@@ -8,7 +8,10 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <array>
+#include <mutex>
+#include <set>
 #include <sstream>
 
 namespace rp::metrics {
@@ -29,6 +32,8 @@ std::string s(std::string_view v) {
 
 struct Metrics::Impl {
     std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
+    std::mutex accounts_mutex;
+    std::set<std::string> accounts;  // those with per-account gauges (retain_accounts)
 
     prometheus::Family<prometheus::Gauge>& queue_depth = prometheus::BuildGauge()
                                                              .Name("relaypool_queue_depth")
@@ -171,6 +176,10 @@ void Metrics::bounced(std::string_view reason) {
 void Metrics::set_account(std::string_view account, std::string_view state, double sent_24h,
                           double daily_limit) {
     const std::string name = s(account);
+    {
+        std::lock_guard lock(impl_->accounts_mutex);
+        impl_->accounts.insert(name);
+    }
     impl_->account_up.Add({{"account", name}}).Set(state == "active" ? 1 : 0);
     for (auto candidate : kAccountStates) {
         impl_->account_state.Add({{"account", name}, {"state", s(candidate)}})
@@ -178,6 +187,31 @@ void Metrics::set_account(std::string_view account, std::string_view state, doub
     }
     impl_->account_sent.Add({{"account", name}}).Set(sent_24h);
     impl_->account_limit.Add({{"account", name}}).Set(daily_limit);
+}
+
+namespace {
+template <class T>
+void remove_series(prometheus::Family<T>& family, const prometheus::Labels& labels) {
+    if (family.Has(labels)) family.Remove(&family.Add(labels));
+}
+}  // namespace
+
+void Metrics::retain_accounts(const std::vector<std::string>& keep) {
+    std::lock_guard lock(impl_->accounts_mutex);
+    for (auto it = impl_->accounts.begin(); it != impl_->accounts.end();) {
+        if (std::find(keep.begin(), keep.end(), *it) != keep.end()) {
+            ++it;
+            continue;
+        }
+        const prometheus::Labels labels{{"account", *it}};
+        remove_series(impl_->account_up, labels);
+        for (auto state : kAccountStates)
+            remove_series(impl_->account_state, {{"account", *it}, {"state", s(state)}});
+        remove_series(impl_->account_sent, labels);
+        remove_series(impl_->account_limit, labels);
+        remove_series(impl_->token_age, labels);
+        it = impl_->accounts.erase(it);
+    }
 }
 
 void Metrics::oauth2_token_fetch(std::string_view result) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace prometheus {
 class Registry;
@@ -64,6 +65,12 @@ class Metrics {
     // Pool accounts. state is one of active, cooling_down, exhausted,
     // disabled, paused; the others of the five are set to 0.
     void set_account(std::string_view account, std::string_view state, double sent_24h, double daily_limit);
+    // Drops the per-account gauges (up, state, sent_24h, daily_limit, token
+    // age) of accounts not in `accounts`: after a reload removed one, its
+    // last values would otherwise stay (a removed account still "up" keeps
+    // the no-usable-account alert from firing). Counters stay: they only
+    // stop growing.
+    void retain_accounts(const std::vector<std::string>& accounts);
 
     // XOAUTH2 (docs/metrics.md): relaypool_oauth2_token_fetches_total{result},
     // result = ok, denied (the account is disabled), unavailable (temporary);

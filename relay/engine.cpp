@@ -147,9 +147,14 @@ void Engine::publish(WallTime now) {
     const auto oldest = scheduler_.oldest_arrival();
     context_.metrics.set_queue_oldest_age(oldest ? std::chrono::duration<double>(now - *oldest).count()
                                                  : 0.0);
-    for (const auto& a : context_.pool.pool().status(now))
+    std::vector<std::string> accounts;
+    for (const auto& a : context_.pool.pool().status(now)) {
         context_.metrics.set_account(a.name, pool::to_string(a.state), a.day.messages, a.limits.daily);
+        accounts.push_back(a.name);
+    }
     if (options_.on_publish) options_.on_publish(now);
+    // After on_publish: the token source still knows accounts a reload removed.
+    context_.metrics.retain_accounts(accounts);
 }
 
 void Engine::stop(std::function<void()> on_stopped) {

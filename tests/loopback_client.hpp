@@ -13,12 +13,19 @@
 
 namespace rp::test {
 
-// Returns the connected socket; the caller closes it.
-inline int connect_loopback(std::uint16_t port) {
+// Returns the connected socket; the caller closes it. `from`: the source
+// address, another loopback one (127.0.0.2) to look like a second host.
+inline int connect_loopback(std::uint16_t port, const char* from = nullptr) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd >= 0);
     timeval tv{10, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (from != nullptr) {
+        sockaddr_in source{};
+        source.sin_family = AF_INET;
+        REQUIRE(::inet_pton(AF_INET, from, &source.sin_addr) == 1);
+        REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) == 0);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);

@@ -170,6 +170,16 @@ def test_reload_adds_and_removes_accounts(tmp_path, pki, upstream):
         counts = per_account(upstream)
         assert counts == {"acct0@agency.example": 2, "acct1@agency.example": 4}, counts
         assert set(relay.pool_status()) == {"acct1@agency.example"}
+        # The removed account's gauges are gone (its last "up" would hide an
+        # outage from the no-usable-account alert); its counters stay.
+        deadline = time.monotonic() + 10
+        while 'relaypool_account_up{account="acct0@agency.example"}' in relay.metrics():
+            assert time.monotonic() < deadline, "removed account still has relaypool_account_up"
+            time.sleep(0.2)
+        text = relay.metrics()
+        assert 'relaypool_account_up{account="acct1@agency.example"} 1' in text
+        assert 'relaypool_account_state{account="acct0@agency.example"' not in text
+        assert 'relaypool_deliveries_total{account="acct0@agency.example"} 2' in text
         # Re-added: its two sends still count.
         relay.accounts = {"acct0@agency.example": "pw-0", "acct1@agency.example": "pw-1"}
         relay.config = relay.build_config({})

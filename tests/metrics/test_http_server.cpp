@@ -26,8 +26,8 @@ using rp::metrics::HttpServer;
 namespace {
 
 // One HTTP/1.0-style exchange (Connection: close); returns the raw response.
-std::string request(std::uint16_t port, const std::string& text) {
-    int fd = rp::test::connect_loopback(port);
+std::string request(std::uint16_t port, const std::string& text, const char* from = nullptr) {
+    int fd = rp::test::connect_loopback(port, from);
     REQUIRE(::send(fd, text.data(), text.size(), 0) == ssize_t(text.size()));
     std::string out;
     char buf[4096];
@@ -37,8 +37,8 @@ std::string request(std::uint16_t port, const std::string& text) {
 }
 
 // A connected socket with a 10 s receive timeout; the caller closes it.
-int connect_to(std::uint16_t port) {
-    return rp::test::connect_loopback(port);
+int connect_to(std::uint16_t port, const char* from = nullptr) {
+    return rp::test::connect_loopback(port, from);
 }
 
 std::string get(std::uint16_t port, const std::string& target, const std::string& headers = "") {
@@ -146,23 +146,54 @@ TEST_CASE("admin API: bearer token and a reply from another thread") {
     CHECK(body_of(ok) == "POST /api/v1/pool/a%40b/pause q=x=1 body={}");
 }
 
-TEST_CASE("at most 64 connections: one more is closed at once, a freed slot serves again") {
+namespace {
+// Closed without an answer: EOF, not the 10 s receive timeout of an idle one.
+bool closed_at_once(int fd) {
+    char byte = 0;
+    bool eof = ::recv(fd, &byte, 1, 0) == 0;
+    ::close(fd);
+    return eof;
+}
+
+std::string healthz_from(std::uint16_t port, const char* from) {
+    return request(port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", from);
+}
+}  // namespace
+
+TEST_CASE("at most 8 connections per address: one host cannot lock out the health checks") {
     Running r;
     auto port = r.http.port();
     std::vector<int> idle;
-    for (int i = 0; i < 64; ++i) idle.push_back(connect_to(port));
-    // Accepted in order, so the 65th finds the 64 counted: closed without an
-    // answer (EOF, not the 10 s receive timeout of an idle connection).
-    int extra = connect_to(port);
-    char byte = 0;
-    CHECK(::recv(extra, &byte, 1, 0) == 0);
-    ::close(extra);
+    for (int i = 0; i < 8; ++i) idle.push_back(connect_to(port, "127.0.0.5"));
+    // Accepted in order, so the 9th finds the 8 counted.
+    CHECK(closed_at_once(connect_to(port, "127.0.0.5")));
+    CHECK(status_of(healthz_from(port, "127.0.0.6")) == 200);  // another host is served
     ::close(idle.back());
     idle.pop_back();
     // The freed slot is released asynchronously: retry briefly.
     int status = 0;
     for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
-        status = status_of(get(port, "/healthz"));
+        status = status_of(healthz_from(port, "127.0.0.5"));
+        if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(status == 200);
+    for (int fd : idle) ::close(fd);
+}
+
+TEST_CASE("at most 64 connections: one more is closed at once, a freed slot serves again") {
+    Running r;
+    auto port = r.http.port();
+    std::vector<int> idle;
+    for (int host = 0; host < 8; ++host) {
+        const std::string from = "127.0.1." + std::to_string(host + 1);
+        for (int i = 0; i < 8; ++i) idle.push_back(connect_to(port, from.c_str()));
+    }
+    CHECK(closed_at_once(connect_to(port, "127.0.2.1")));  // a 65th, from a fresh address
+    ::close(idle.back());
+    idle.pop_back();
+    int status = 0;
+    for (int attempt = 0; attempt < 100 && status != 200; ++attempt) {
+        status = status_of(healthz_from(port, "127.0.2.1"));
         if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     CHECK(status == 200);
