@@ -42,6 +42,8 @@ bool counts_as_error(int code) {
     }
 }
 
+constexpr std::size_t kReplyFlushBytes = 16 * 1024;
+
 }  // namespace
 
 ServerSession::Impl::Impl(SessionOptions o) : opt(std::move(o)) {
@@ -50,8 +52,11 @@ ServerSession::Impl::Impl(SessionOptions o) : opt(std::move(o)) {
 
 void ServerSession::Impl::reply(const Reply& r) {
     out += r.format();
-    if (counts_as_error(r.code) && ++errors >= opt.max_bad_commands && !closing)
-        close_with(Reply::too_many_errors());
+    if (counts_as_error(r.code)) count_bad_command();
+}
+
+void ServerSession::Impl::count_bad_command() {
+    if (++errors >= opt.max_bad_commands && !closing) close_with(Reply::too_many_errors());
 }
 
 void ServerSession::Impl::close_with(const Reply& r) {
@@ -233,6 +238,10 @@ Action ServerSession::next() {
             s.closed = true;
             return action::Close{};
         }
+        // Replies are flushed once this much is pending, so a client that
+        // pipelines thousands of cheap commands and never reads cannot make
+        // the session hold their replies (HELP, EHLO: ~100x the command).
+        if (s.out.size() >= kReplyFlushBytes) return take_write();
         if (!s.step()) {
             if (!s.out.empty()) return take_write();
             s.release_idle_buffers();
@@ -312,6 +321,7 @@ void ServerSession::message_committed(std::string_view id) {
     s.awaiting = Await::none;
     s.reset_transaction();
     s.mode = Mode::command;
+    s.junk_commands = 0;
     s.reply(Reply::queued(id));
 }
 

@@ -60,8 +60,12 @@
 //   "<postmaster>" without a domain is refused (501 5.1.3): a relay has no
 //   local postmaster to deliver to.
 // - Counting: replies 500/501/503/504/530/538/553/555 count toward
-//   max_bad_commands; failed AUTHs count toward max_auth_failures; reaching
+//   max_bad_commands, and so does every junk command (NOOP, VRFY, HELP,
+//   HELO/EHLO, unimplemented verbs) past max_junk_commands since the last
+//   accepted message; failed AUTHs count toward max_auth_failures; reaching
 //   either answers 421 4.7.0 and closes.
+// - Output: pending replies are handed out (Write) once 16 KiB are pending,
+//   so pipelined commands cannot make the session buffer unbounded replies.
 // - Message size: unstuffed body bytes are counted; going over
 //   max_message_size yields AbortMessage, the rest of the data is read and
 //   discarded, and the reply is `552 5.3.4`.
@@ -100,6 +104,9 @@ struct SessionOptions {
     std::string client_addr;    // after PROXY protocol; for the envelope
     std::string listener;       // listener name; copied into the envelope
     int max_bad_commands = 10;  // then 421 4.7.0 and Close
+    // NOOP, VRFY, HELP, HELO/EHLO and unimplemented verbs since the last
+    // accepted message; past this many each also counts as a bad command.
+    int max_junk_commands = 100;
     int max_auth_failures = 3;  // failed AUTH attempts, then 421 4.7.0 and Close
 };
 

@@ -65,6 +65,7 @@ struct ServerSession::Impl {
     bool authenticated = false;
     std::string auth_user;
     int errors = 0;
+    int junk_commands = 0;  // since the last accepted message (see SessionOptions)
     int auth_failures = 0;
     std::optional<SaslServer> sasl;
     std::string auth_pending_user;  // username of the VerifyAuth in flight
@@ -84,6 +85,7 @@ struct ServerSession::Impl {
 
     // --- server_session.cpp ---
     void reply(const Reply& r);
+    void count_bad_command();
     void close_with(const Reply& r);
     void set_pending(Action a);
     bool step();  // false: nothing more can be done without input

@@ -215,16 +215,30 @@ constexpr std::array kVerbTable{
 
 }  // namespace
 
+namespace {
+// Commands that move no mail (Postfix's "junk commands", plus HELP and
+// EHLO, whose replies are large). RSET is not one: clients send it between
+// messages.
+bool is_junk(Verb v) {
+    return v == Verb::noop || v == Verb::vrfy || v == Verb::help || v == Verb::helo || v == Verb::ehlo ||
+           v == Verb::not_implemented;
+}
+}  // namespace
+
 void ServerSession::Impl::dispatch(Command& cmd) {
+    // Past the junk limit each one counts toward max_bad_commands: a client
+    // cannot hold a connection forever with a NOOP every few minutes.
+    const bool over_junk_limit = is_junk(cmd.verb) && ++junk_commands > opt.max_junk_commands;
     for (const auto& row : kVerbTable) {
         if (row.verb != cmd.verb) continue;
         if (row.check) {
             if (auto err = row.check(*this, cmd)) {
-                reply(*err);
+                reply(*err);  // (no junk verb has a check)
                 return;
             }
         }
         row.proceed(*this, cmd);
+        if (over_junk_limit) count_bad_command();
         return;
     }
     reply(Reply::unknown_command());

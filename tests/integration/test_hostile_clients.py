@@ -141,7 +141,8 @@ def test_cross_site_and_rebound_admin_requests_are_refused(make_relay):
         # /metrics stays open to anyone (Prometheus behind any name).
         assert curl(relay, "/metrics", "GET", headers) == 200, headers
     assert pool_state(relay)[ACCOUNT] != "paused"
-    assert relay.log().count("admin request refused") == 2 * len(HOSTILE_HEADERS)
+    # Any peer can cause these: one line a minute, the first with count 1.
+    assert relay.log().count("admin request refused") == 1
     # The CLI (no Origin, loopback Host) still works.
     r = subprocess.run([harness.BIN, "pool", "pause", ACCOUNT, "--admin", f"http://127.0.0.1:{relay.metrics_port}"],
                        capture_output=True, text=True, timeout=60)
