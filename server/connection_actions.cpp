@@ -158,8 +158,10 @@ net::awaitable<bool> Connection::act(protocol::action::VerifyAuth& a) {
     PasswordCheck check = PasswordCheck::busy;
     if (verdict == AuthLimiter::Verdict::check) {
         auto it = settings_->password_hashes.find(a.username);
-        std::string hash = it == settings_->password_hashes.end() ? std::string() : it->second;
+        const bool known = it != settings_->password_hashes.end();
+        std::string hash = known ? it->second : settings_->decoy_hash;
         check = co_await verify_password(std::move(password), std::move(hash));
+        if (!known && check == PasswordCheck::ok) check = PasswordCheck::failed;  // the decoy's own password
     } else {
         OPENSSL_cleanse(password.data(), password.size());
     }

@@ -84,6 +84,7 @@ std::shared_ptr<const Settings> make_settings(const config::Config& config, std:
         settings->tls = std::move(tls.context);
     }
     for (const auto& user : config.users) settings->password_hashes[user.username] = user.password_hash;
+    if (!config.users.empty()) settings->decoy_hash = config.users.front().password_hash;
     return settings;
 }
 

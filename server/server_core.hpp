@@ -38,6 +38,11 @@ struct Settings {
     config::Config config;
     std::shared_ptr<boost::asio::ssl::context> tls;                // null when no listener needs TLS
     std::unordered_map<std::string, std::string> password_hashes;  // username -> crypt hash
+    // What an unknown username is checked against (the result discarded):
+    // the first configured user's hash, so that it costs that scheme and
+    // cost ($2b$ at cost 12 is far slower than default yescrypt, and the
+    // difference would tell which names exist). "": AuthWorkers' own decoy.
+    std::string decoy_hash;
 };
 
 struct ListenerState {
