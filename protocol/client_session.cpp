@@ -213,7 +213,9 @@ void ClientSession::Impl::on_failure(LocalFailure kind, std::string text) {
     }
     Stage stage = current_stage();
     if (kind == LocalFailure::tls_handshake || kind == LocalFailure::tls_verify) stage = Stage::tls;
+    const bool end_unanswered = in_message && end_sent;
     fail(local_outcome(stage, kind, std::move(text)), false);
+    if (end_unanswered && result) result->end_unanswered = true;
 }
 
 void ClientSession::Impl::quit() {

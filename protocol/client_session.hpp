@@ -124,6 +124,11 @@ struct OutgoingMessage {
 // OutgoingMessage::recipients. Delivered = stage body with a 2xx code.
 struct MessageResult {
     std::vector<UpstreamOutcome> recipients;
+    // The end of the message (the final dot, or BDAT LAST) went out and the
+    // session then failed locally (timeout, reset) with no reply: the
+    // upstream may have accepted the message, and counted it against the
+    // account's sending limit, although no recipient reads as delivered.
+    bool end_unanswered = false;
     bool delivered(std::size_t i) const;
 };
 

@@ -95,6 +95,7 @@ struct ClientSession::Impl {
     std::vector<std::optional<UpstreamOutcome>> results;
     std::vector<bool> accepted;
     bool mail_ok = false;
+    bool end_sent = false;   // body_end() queued the end of the message
     bool pipelined = false;  // MAIL + RCPTs in one write
     BodyMode body_mode = BodyMode::data;
     std::optional<MessageFilter> filter;

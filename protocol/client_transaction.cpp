@@ -64,6 +64,7 @@ void ClientSession::Impl::begin(OutgoingMessage m) {
     results.assign(msg.recipients.size(), std::nullopt);
     accepted.assign(msg.recipients.size(), false);
     mail_ok = false;
+    end_sent = false;
     ++messages_started;
     pipelined = cfg.use_pipelining && caps.pipelining;
     if (cfg.use_chunking && caps.chunking)
@@ -184,6 +185,7 @@ void ClientSession::Impl::body_end() {
     std::string filtered;
     filter->finish(filtered);
     step = Step::wait_replies;
+    end_sent = true;
     if (body_mode == BodyMode::bdat) {
         bdat_buf += filtered;
         emit_bdat(bdat_buf, true);

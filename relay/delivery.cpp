@@ -209,7 +209,11 @@ boost::asio::awaitable<Disposition> conclude(DeliveryContext& ctx, const spool::
     WallTime now = ctx.clock.now();
     const std::string& account = reservation.name;
     const Tally t = tally(match_results(m, sent, report, ctx.options.sender_rewrite), state, account);
-    guard.settle(t.delivered);
+    // No reply after the end of the message: the upstream may have taken it
+    // and counted it, so the pool counts it too (the retry counts again:
+    // over-counting keeps the account under its real limit, the other way
+    // round would walk it into 550 5.4.5).
+    guard.settle(report.end_unanswered ? std::max(t.delivered, sent.size()) : t.delivered);
     if (t.blame) {
         if (auto blame = blame_of(t.blame->verdict))
             ctx.pool.pool().blame(reservation.account, *blame, describe(t.blame->outcome), now);

@@ -108,6 +108,7 @@ struct SmtpTransport::Impl : std::enable_shared_from_this<Impl> {
     static DeliveryReport report_of(const DeliveryRequest& req, const DriveResult& r,
                                     std::optional<protocol::MessageResult> result) {
         DeliveryReport report;
+        report.end_unanswered = result && result->end_unanswered;
         if (result && result->recipients.size() == req.recipients.size()) {
             for (std::size_t i = 0; i < req.recipients.size(); ++i)
                 report.recipients.push_back(

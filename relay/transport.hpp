@@ -48,6 +48,9 @@ struct DeliveryReport {
     // then `recipients` may be empty or partial.
     std::optional<protocol::UpstreamOutcome> session_failure;
     std::vector<RecipientResult> recipients;
+    // protocol::MessageResult::end_unanswered: the upstream may have taken
+    // the message (the pool counts the send, though nothing is delivered).
+    bool end_unanswered = false;
 };
 
 class Transport {

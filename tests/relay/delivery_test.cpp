@@ -378,6 +378,25 @@ TEST_CASE("sender_rewrite: a 5xx to MAIL FROM:<> (never rewritten) blames no acc
     CHECK(rig.spool.list().empty());  // the refused DSN is dropped (a bounce of a bounce)
 }
 
+TEST_CASE("no reply after the end of the message: the send counts against the account, the message retries") {
+    for (bool end_unanswered : {false, true}) {
+        CAPTURE(end_unanswered);
+        Rig rig;
+        rig.transport.script = [&](const relay::DeliveryRequest&) {
+            auto report = session_failed(protocol::UpstreamOutcome{
+                Stage::body, 0, "", "no reply to the end of data", protocol::LocalFailure::timeout});
+            report.end_unanswered = end_unanswered;
+            return report;
+        };
+        rig.start();
+        const auto id = rig.submit("app@client.example", {"x@dest.example", "y@dest.example"});
+        REQUIRE(rig.transport.calls.size() == 1);
+        CHECK(rig.spool.summary(id));  // kept for a retry: nothing reads as delivered
+        const auto& account = rig.transport.calls[0].account.username;
+        CHECK(rig.status_of(account).day.messages == (end_unanswered ? 1 : 0));
+    }
+}
+
 TEST_CASE("state write failure on a deferral: the message keeps its last durable state and retries") {
     Rig rig;
     int calls = 0;

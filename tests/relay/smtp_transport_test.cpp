@@ -429,6 +429,12 @@ TEST_CASE("smtp transport local failures: refused, TLS verification, timeouts") 
         auto report = deliver_one(options, f.request(f.one));
         REQUIRE(report.recipients.size() == 1);
         CHECK(report.recipients[0].outcome.local == LocalFailure::timeout);
+        CHECK(report.end_unanswered);  // the upstream may have taken it
+    }
+    SUBCASE("a refusal at RCPT: nothing went out, nothing may have been taken") {
+        FakeUpstream up({"--fault", R"({"stage":"rcpt","reply":"550 5.1.1 no such user"})"});
+        auto report = deliver_one(options_for(up), f.request(f.one));
+        CHECK_FALSE(report.end_unanswered);
     }
     SUBCASE("spool file missing") {
         FakeUpstream up({});
