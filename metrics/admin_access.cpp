@@ -89,6 +89,8 @@ std::string admin_refusal(const AdminRequestFacts& f) {
         if (!f.host || !origin_matches_host(*f.origin, *f.host))
             return "the admin API without admin.token_file refuses cross-origin requests";
     }
+    if (f.fetch_site && *f.fetch_site != "same-origin" && *f.fetch_site != "none")
+        return "the admin API without admin.token_file refuses cross-site requests";
     return {};
 }
 

@@ -12,6 +12,10 @@
 //   * Origin, if sent, is the request's own origin: "http://" + the Host
 //     header (same host and port). A cross-site page, including one served
 //     by another local port, sends its own origin; "null" is refused too.
+//   * Sec-Fetch-Site, if sent, is "same-origin" or "none" (typed into the
+//     address bar). A browser sends no Origin on a cross-site <img> or
+//     no-cors GET, but it does send this: such GETs change nothing, yet
+//     a hostile page could loop them to load the queue listing.
 // Pure (no I/O, no Asio); used by metrics/http_server.cpp and tests/metrics.
 #pragma once
 
@@ -24,9 +28,10 @@ namespace rp::metrics {
 struct AdminRequestFacts {
     bool token_configured = false;
     bool peer_is_loopback = false;
-    std::optional<std::string> origin;  // the Origin header, when present
-    std::optional<std::string> host;    // the Host header, when present
-    std::string configured_host;        // host part of metrics.address ("0.0.0.0", a name, ...)
+    std::optional<std::string> origin;      // the Origin header, when present
+    std::optional<std::string> host;        // the Host header, when present
+    std::string configured_host;            // host part of metrics.address ("0.0.0.0", a name, ...)
+    std::optional<std::string> fetch_site;  // the Sec-Fetch-Site header, when present
 };
 
 // "" when the request may proceed (to the token check), otherwise the reason

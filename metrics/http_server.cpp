@@ -123,6 +123,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
     std::size_t connections = 0;         // counted at accept, before serve() starts
     std::map<std::string, std::size_t> connections_from;  // by peer address
     LogThrottle refusal_log{kRefusalLogInterval};
+    LogThrottle token_failure_log{kRefusalLogInterval};
     bool stopped = false;
 
     // A connection's share of the counts, given back however serve() ends
@@ -203,8 +204,14 @@ net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::s
                                                      bool peer_is_loopback) {
     HttpRequest request = to_request(req);
     if (request.path.rfind("/api/v1/", 0) == 0 || request.path == "/api/v1") {
-        AdminRequestFacts facts{!token.empty(), peer_is_loopback, header(req, http::field::origin),
-                                header(req, http::field::host), configured_host};
+        AdminRequestFacts facts{!token.empty(),
+                                peer_is_loopback,
+                                header(req, http::field::origin),
+                                header(req, http::field::host),
+                                configured_host,
+                                std::nullopt};
+        if (auto site = req.find("Sec-Fetch-Site"); site != req.end())
+            facts.fetch_site = std::string(site->value());
         std::string refusal = admin_refusal(facts);
         if (!refusal.empty()) {
             if (auto n = refusal_log.hit(LogThrottle::Clock::now()))
@@ -216,7 +223,13 @@ net::awaitable<HttpResponse> HttpServer::Impl::route(const http::request<http::s
                            {"count", std::to_string(n)}});
             co_return text(403, refusal + "\n");
         }
-        if (!bearer_ok(req, token)) co_return text(401, "missing or wrong admin token\n");
+        if (!bearer_ok(req, token)) {
+            // A guesser shows in the log (one line a minute, with the count).
+            if (auto n = token_failure_log.hit(LogThrottle::Clock::now()))
+                log::warn("http", "admin request with a missing or wrong token",
+                          {{"count", std::to_string(n)}});
+            co_return text(401, "missing or wrong admin token\n");
+        }
         if (!api) co_return text(404, "no admin API\n");
         // Await into a local first: GCC 12 miscompiles `co_return co_await f(by_value)`.
         HttpResponse response = co_await call_api(std::move(request));

@@ -317,6 +317,10 @@ def test_token_missing_or_wrong_exits_3_and_the_api_answers_401(token_relay):
     assert curl_status(relay, "/api/v1/pool", token="wrong") == 401
     assert curl_status(relay, "/api/v1/queue/retry", method="POST") == 401
     assert curl_status(relay, "/api/v1/pool", token="s3cret-admin-token") == 200
+    # Guessing shows in the log: one line a minute with the count, never the token.
+    log = relay.log()
+    assert log.count("admin request with a missing or wrong token") == 1
+    assert "s3cret-admin-token-" not in log and "token=wrong" not in log
 
 
 def test_right_token_from_option_or_environment(token_relay):

@@ -69,6 +69,24 @@ TEST_CASE("admin_refusal: Origin and Host without a token") {
     }
 }
 
+TEST_CASE("admin_refusal: Sec-Fetch-Site without a token (a no-cors GET carries no Origin)") {
+    struct Case {
+        const char* site;
+        bool token;
+        bool allowed;
+    };
+    const Case cases[] = {
+        {"same-origin", false, true}, {"none", false, true},        {"cross-site", false, false},
+        {"same-site", false, false},  {"CROSS-SITE", false, false}, {"cross-site", true, true},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.site);
+        CAPTURE(c.token);
+        AdminRequestFacts facts{c.token, true, std::nullopt, "127.0.0.1:9090", "127.0.0.1", c.site};
+        CHECK(admin_refusal(facts).empty() == c.allowed);
+    }
+}
+
 TEST_CASE("authority_host") {
     CHECK(rp::metrics::authority_host("Example.COM:80") == "example.com");
     CHECK(rp::metrics::authority_host("[::1]:9090") == "::1");
