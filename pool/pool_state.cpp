@@ -74,6 +74,7 @@ void Pool::restore(const ParsedState& state, WallTime now) {
         return static_cast<AccountId>(accounts_.size() - 1);
     };
     for (const auto& f : state.records) {
+        if (f.empty()) continue;  // (parse_state never yields one; records may come from elsewhere)
         const std::string& kind = f[0];
         std::int64_t a = 0, b = 0, c = 0;
         if (kind == "H" && f.size() >= 5 && number(f[4], a)) {

@@ -83,7 +83,10 @@ ParsedState parse_state(std::string_view text) {
             out.records.clear();
             return out;
         }
-        out.records.push_back(split(body));
+        // An intact line with no fields (" #" + the checksum of nothing)
+        // never comes from the writer; it is no record.
+        auto fields = split(body);
+        if (!fields.empty()) out.records.push_back(std::move(fields));
     }
     if (broken_at == 1 || (out.records.empty() && line_no > 0)) {
         out.status = ParsedState::Status::unreadable;

@@ -72,9 +72,13 @@ static void converse(std::string_view in) {
             }
         } else {
             (void)s.take_message_result();
+            // The session's own stall (a local failure, no reply): an internal
+            // state with nothing to do, a session bug. (An upstream may send
+            // "550 client session stalled" too: a reply, not a stall.)
             if (auto* f = std::get_if<client_action::Failed>(&a);
-                f && f->outcome.text == "client session stalled")
-                __builtin_trap();  // an internal state with nothing to do: a session bug
+                f && f->outcome.code == 0 && f->outcome.local == LocalFailure::protocol &&
+                f->outcome.text == "client session stalled")
+                __builtin_trap();
             if (auto* f = std::get_if<client_action::Failed>(&a);
                 f && f->outcome.code / 100 == 2 && f->outcome.local == LocalFailure::none)
                 __builtin_trap();  // a 2xx session failure would classify as delivered

@@ -75,6 +75,25 @@ TEST_CASE("a torn tail is dropped; damage in the middle makes the file unreadabl
     }
 }
 
+TEST_CASE(
+    "an intact line with no fields is no record, and restore skips empty records (found by "
+    "fuzz_pool_state)") {
+    // " #cbf29ce484222325": the FNV-1a of nothing, so the seal checks out.
+    const auto minute =
+        std::to_string(std::chrono::duration_cast<std::chrono::minutes>(t0().time_since_epoch()).count());
+    const std::string text = pool::record({"H", "relaypool-pool-state", "1", "0", "1"}) + pool::seal("") +
+                             pool::record({"B", "a@x", minute, "2", "3"});
+    const ParsedState p = pool::parse_state(text);
+    CHECK(p.status == ParsedState::Status::ok);
+    REQUIRE(p.records.size() == 2);
+    for (const auto& r : p.records) CHECK_FALSE(r.empty());
+    ParsedState with_empty = p;
+    with_empty.records.insert(with_empty.records.begin() + 1, std::vector<std::string>{});
+    pool::Pool restored({account("a@x")}, options());
+    restored.restore(with_empty, t0());  // UB (f[0] of nothing) before the fix
+    CHECK(status_of(restored, "a@x", t0()).day.messages == 2);
+}
+
 TEST_CASE("usage, states, in-flight sends and the round-robin position survive a restart") {
     pool::Pool p(accounts(3, 5), options());
     std::string file = p.snapshot(t0());
