@@ -356,6 +356,10 @@ bool ServerSession::closed() const {
 std::size_t ServerSession::buffered() const {
     return impl_->in.size() - impl_->in_pos;
 }
+bool ServerSession::mid_line() const {
+    const Mode m = impl_->mode;
+    return m == Mode::skip_line || ((m == Mode::command || m == Mode::sasl) && buffered() > 0);
+}
 std::size_t ServerSession::buffer_capacity() const {
     return impl_->in.capacity() + impl_->data_out.capacity() + impl_->out.capacity();
 }

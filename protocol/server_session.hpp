@@ -213,6 +213,9 @@ class ServerSession {
     bool closed() const;  // Close was returned
     // Client bytes held but not yet processed (bounded: see the invariants).
     std::size_t buffered() const;
+    // Part of a command or AUTH line has arrived, not its end (message
+    // content does not count: every piece of it is progress).
+    bool mid_line() const;
     // Bytes of buffer capacity held (input, replies, message data). While the
     // session waits for a command it is small (a few KiB) whatever came before.
     std::size_t buffer_capacity() const;

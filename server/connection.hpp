@@ -102,6 +102,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     rp::Deadline deadline_;
     boost::asio::steady_timer delay_;
     bool timed_out_ = false;
+    // When the line being read must be complete: idle_timeout after its
+    // first byte arrived (unset between lines).
+    std::optional<Clock::time_point> line_deadline_;
     bool reading_idle_ = false;
     bool stop_requested_ = false;
     bool finished_ = false;

@@ -74,7 +74,15 @@ net::awaitable<bool> Connection::act(protocol::action::NeedMore&) {
         co_return false;
     }
     reading_idle_ = !writer_;
-    arm(idle_timeout());
+    // A command line gets idle_timeout from its first byte to its end:
+    // bytes dripped one at a time (slowloris) do not extend it.
+    if (!session_->mid_line()) {
+        line_deadline_.reset();
+        arm(idle_timeout());
+    } else {
+        if (!line_deadline_) line_deadline_ = Clock::now() + idle_timeout();
+        arm_until(*line_deadline_);
+    }
     char* buffer = shared_read_buffer();
     auto [ec, n] = co_await stream_.read_some(buffer, kReadSize);
     disarm();

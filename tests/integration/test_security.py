@@ -348,6 +348,24 @@ def test_idle_timeout(make_relay, listener):
     works(relay)
 
 
+def test_a_dripped_command_line_gets_idle_timeout_in_total(make_relay):
+    # Slowloris: a byte every 0.5 s never leaves the connection idle for 2 s,
+    # but the line has idle_timeout from its first byte to its end.
+    relay = make_relay(extra={"limits": {"idle_timeout": "2s"}})
+    raw = plain_session(relay)
+    try:
+        for byte in b"NOOP xyz":  # 4 s of dripping
+            raw.send(bytes([byte]))
+            time.sleep(0.5)
+        raw.send(b"\r\n")
+    except OSError:
+        pass  # closed under us: what is asserted below
+    reply = raw.reply()
+    assert reply is not None and reply.startswith(b"421 4.4.2"), reply  # not the 250 to NOOP
+    assert raw.closed()
+    works(relay)
+
+
 # ---- PROXY header: no busy loop, one deadline, per-address limit before it -----------
 def cpu_ticks(pid):
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
