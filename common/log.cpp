@@ -45,8 +45,50 @@ std::string timestamp() {
 
 // JSON string escaping; also used for quoted text values, so control bytes
 // from clients can never forge a log line.
+namespace {
+
+// Length of the well-formed UTF-8 sequence at the start of `s` (RFC 3629:
+// no overlongs, no surrogates, nothing above U+10FFFF), 0 when there is none.
+std::size_t utf8_sequence(std::string_view s) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = byte(0);
+    std::size_t n = 0;
+    unsigned char low = 0x80, high = 0xbf;  // the allowed range of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) low = 0xa0;
+        if (c == 0xed) high = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) low = 0x90;
+        if (c == 0xf4) high = 0x8f;
+    }
+    if (n == 0 || s.size() < n || byte(1) < low || byte(1) > high) return 0;
+    for (std::size_t i = 2; i < n; ++i)
+        if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+    return n;
+}
+
+}  // namespace
+
+// Bytes that are not UTF-8 (an upstream's reply text, a description cut
+// mid-character) become U+FFFD: a JSON reader (Boost.JSON in the CLI, log
+// shippers) rejects the whole document otherwise.
 void append_json_escaped(std::string& out, std::string_view s) {
-    for (unsigned char c : s) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {
+            const std::size_t n = utf8_sequence(s.substr(i));
+            if (n == 0) {
+                out += "\ufffd";
+            } else {
+                out.append(s.substr(i, n));
+                i += n - 1;
+            }
+            continue;
+        }
         switch (c) {
             case '"':
                 out += "\\\"";

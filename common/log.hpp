@@ -21,7 +21,8 @@ enum class Format { text, json };
 void configure(Level level, Format format);
 
 // Appends `s` JSON-escaped (RFC 8259, without the quotes); control bytes
-// become \u00XX. Shared with the admin API's JSON writer.
+// become \u00XX, each byte that is not part of well-formed UTF-8 becomes
+// U+FFFD. Shared with the admin API's JSON writer.
 void append_json_escaped(std::string& out, std::string_view s);
 bool enabled(Level level);
 
