@@ -62,7 +62,9 @@ void TokenCache::drop(const std::string& account, std::string_view token) {
 
 std::optional<std::chrono::seconds> TokenCache::age(const std::string& account, WallTime now) const {
     auto it = entries_.find(account);
-    if (it == entries_.end() || it->second.token.empty()) return std::nullopt;
+    // An expired token is no token in use (a disabled account keeps its
+    // last one; its age would otherwise grow for ever).
+    if (it == entries_.end() || !valid(it->second, now)) return std::nullopt;
     return std::chrono::duration_cast<std::chrono::seconds>(now - it->second.issued);
 }
 

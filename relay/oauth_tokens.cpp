@@ -86,7 +86,9 @@ struct TokenSource::Impl : std::enable_shared_from_this<Impl> {
     TokenCache cache;  // by cache_key(): a reload that changes the key file or scope starts afresh
     std::map<std::string, std::vector<asio::steady_timer*>> waiters;  // by cache key
     std::map<std::string, LoadedKey> keys;                            // by key file path
-    std::map<std::string, std::string> accounts;                      // cache key -> account (metrics)
+    // account -> the cache key it used last (metrics): after a reload that
+    // changed its key file or scope, the old key's token is not its token.
+    std::map<std::string, std::string> current_key;
     std::uint64_t fetches = 0;
 
     static std::string cache_key(const config::Account& a) {
@@ -195,7 +197,7 @@ struct TokenSource::Impl : std::enable_shared_from_this<Impl> {
     asio::awaitable<TokenReply> token(config::Account account) {
         auto self = shared_from_this();
         const std::string key = cache_key(account);
-        accounts[key] = account.username;
+        current_key[account.username] = key;
         for (;;) {
             TokenCache::Decision d = cache.acquire(key, clock.now());
             if (d.action == TokenCache::Action::use) co_return use(std::move(d.token));
@@ -223,7 +225,7 @@ struct TokenSource::Impl : std::enable_shared_from_this<Impl> {
 
     void publish(WallTime now) {
         if (!metrics) return;
-        for (const auto& [key, account] : accounts) {
+        for (const auto& [account, key] : current_key) {
             auto age = cache.age(key, now);
             metrics->set_oauth2_token_age(
                 account, age ? std::optional<double>(static_cast<double>(age->count())) : std::nullopt);
