@@ -219,6 +219,12 @@ void Metrics::oauth2_token_fetch(std::string_view result) {
 }
 void Metrics::set_oauth2_token_age(std::string_view account, std::optional<double> seconds) {
     const prometheus::Labels labels{{"account", s(account)}};
+    {
+        // Only for accounts the pool still has (set_account): the token
+        // source remembers accounts a reload removed.
+        std::lock_guard lock(impl_->accounts_mutex);
+        if (seconds && !impl_->accounts.count(s(account))) seconds.reset();
+    }
     if (seconds)
         impl_->token_age.Add(labels).Set(*seconds);
     else if (impl_->token_age.Has(labels))

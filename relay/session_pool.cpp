@@ -8,6 +8,9 @@ namespace {
 
 namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+// How long acquire() waits for a session finishing its RSET before it opens
+// another one (when the per-account limit allows).
+constexpr auto kFinishingWait = std::chrono::seconds(2);
 
 asio::awaitable<void> quit_and_close(std::shared_ptr<SessionPool> keep,
                                      std::shared_ptr<UpstreamConnection> c) {
@@ -45,6 +48,7 @@ void SessionPool::notify_one(Slots& slots) {
 
 asio::awaitable<SessionPool::Lease> SessionPool::acquire(const std::string& account) {
     Slots& slots = accounts_[account];
+    bool waited_for_finishing = false;
     for (;;) {
         if (stopping_) co_return Lease{};
         while (!slots.idle.empty()) {
@@ -58,12 +62,16 @@ asio::awaitable<SessionPool::Lease> SessionPool::acquire(const std::string& acco
         }
         // A session finishing its RSET is idle again within one round
         // trip: cheaper to wait for it than to connect, TLS and AUTH anew
-        // (Gmail counts logins).
-        if (slots.open < limits_.per_account && slots.finishing == 0) {
+        // (Gmail counts logins). But only briefly: an RSET the upstream
+        // never answers must not hold up the account's other sends.
+        const bool may_open = slots.open < limits_.per_account;
+        if (may_open && (slots.finishing == 0 || waited_for_finishing)) {
             ++slots.open;
             co_return Lease{nullptr, true};
         }
-        asio::steady_timer wake(executor_, asio::steady_timer::time_point::max());
+        waited_for_finishing = may_open;
+        asio::steady_timer wake(executor_, may_open ? asio::steady_timer::clock_type::now() + kFinishingWait
+                                                    : asio::steady_timer::time_point::max());
         slots.waiters.push_back(&wake);
         co_await wake.async_wait(use_tuple);
         auto it = std::find(slots.waiters.begin(), slots.waiters.end(), &wake);

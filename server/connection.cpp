@@ -229,6 +229,9 @@ net::awaitable<void> Connection::drive() {
     if (!greeted) co_return;
     for (;;) {
         auto action = session_->next();
+        // Anything but NeedMore means a line was completed: the next one
+        // gets its own deadline (see act(NeedMore)).
+        if (!std::holds_alternative<protocol::action::NeedMore>(action)) line_deadline_.reset();
         bool go = co_await std::visit([this](auto& a) { return act(a); }, action);
         if (!go) co_return;
     }
