@@ -660,7 +660,7 @@ class FakeUpstream:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
         self._server = None
-        self._tasks: dict = {}  # task -> Session
+        self._tasks: dict = {}  # task -> (Session, its StreamWriter)
         self._ctx: Optional[ssl.SSLContext] = None
 
     # -- lifecycle
@@ -719,8 +719,12 @@ class FakeUpstream:
             self._server.close()
             self._server = None
         if drop:
-            for task, session in list(self._tasks.items()):
+            # Abort the sockets as well as cancelling: Python 3.11's wait_for
+            # can swallow a cancel that lands as a line arrives, and the
+            # session would live on.
+            for task, (session, writer) in list(self._tasks.items()):
                 session.closed = session.closed or "down"
+                writer.transport.abort()
                 task.cancel()
             if self._tasks:
                 await asyncio.wait(list(self._tasks), timeout=5)
@@ -749,7 +753,7 @@ class FakeUpstream:
             self._sessions.append(session)
         self._count("connections")
         task = asyncio.current_task()
-        self._tasks[task] = session
+        self._tasks[task] = (session, writer)
         try:
             if self.tls_mode == "implicit":
                 self._tls_established(session, writer)
