@@ -9,7 +9,8 @@ namespace {
 namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // How long acquire() waits for a session finishing its RSET before it opens
-// another one (when the per-account limit allows).
+// another one (when the per-account limit allows), and how long shutdown()
+// lets an RSET finish before it cuts the session.
 constexpr auto kFinishingWait = std::chrono::seconds(2);
 
 asio::awaitable<void> quit_and_close(std::shared_ptr<SessionPool> keep,
@@ -29,6 +30,7 @@ void SessionPool::finish_transaction(const std::string& account, std::shared_ptr
     // Counted only when the session may carry another message afterwards.
     const bool counted = !stopping_ && c->messages < limits_.messages_per_session;
     if (counted) ++accounts_[account].finishing;
+    finishing_.insert(c);
     asio::co_spawn(executor_, drive_rset(shared_from_this(), account, std::move(c), counted), asio::detached);
 }
 
@@ -36,6 +38,8 @@ void SessionPool::transaction_finished(const std::string& account,
                                        const std::shared_ptr<UpstreamConnection>& c, Halt halt,
                                        bool counted) {
     if (counted) --accounts_[account].finishing;
+    finishing_.erase(c);
+    if (finishing_.empty()) cut_finishing_.cancel();
     release(account, c, halt);
 }
 
@@ -133,6 +137,15 @@ void SessionPool::shutdown() {
         slots.idle.clear();
         while (!slots.waiters.empty()) notify_one(slots);
     }
+    // An RSET is answered within a round trip; one the upstream never
+    // answers would hold the process until the command timeout. drive_rset
+    // sees the closed socket and releases the session.
+    if (finishing_.empty()) return;
+    cut_finishing_.expires_after(kFinishingWait);
+    cut_finishing_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+        if (ec) return;
+        for (const auto& c : self->finishing_) c->close();
+    });
 }
 
 std::uint64_t SessionPool::open_sessions() const {

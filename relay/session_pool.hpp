@@ -21,6 +21,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "relay/upstream_connection.hpp"
@@ -42,7 +43,7 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     };
 
     SessionPool(boost::asio::any_io_executor executor, SessionPoolLimits limits)
-        : executor_(std::move(executor)), limits_(limits) {}
+        : executor_(std::move(executor)), limits_(limits), cut_finishing_(executor_) {}
 
     boost::asio::awaitable<Lease> acquire(const std::string& account);
     // The slot's session after a message (or null when it never opened):
@@ -56,7 +57,9 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     // (drive_rset's end; not for other callers)
     void transaction_finished(const std::string& account, const std::shared_ptr<UpstreamConnection>& c,
                               Halt halt, bool counted);
-    // Closes idle sessions (QUIT) and refuses new leases.
+    // Closes idle sessions (QUIT), refuses new leases, and cuts sessions
+    // whose RSET after a message is still unanswered a moment later (the
+    // message's result is already written down).
     void shutdown();
 
     std::uint64_t open_sessions() const;
@@ -77,6 +80,8 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     boost::asio::any_io_executor executor_;
     SessionPoolLimits limits_;
     std::map<std::string, Slots> accounts_;
+    std::set<std::shared_ptr<UpstreamConnection>> finishing_;  // in drive_rset, every account
+    boost::asio::steady_timer cut_finishing_;                  // armed by shutdown()
     bool stopping_ = false;
 };
 
