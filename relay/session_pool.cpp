@@ -10,12 +10,13 @@ namespace asio = boost::asio;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 // How long acquire() waits for a session finishing its RSET before it opens
 // another one (when the per-account limit allows), and how long shutdown()
-// lets an RSET finish before it cuts the session.
+// lets an RSET or a QUIT finish before it cuts the session.
 constexpr auto kFinishingWait = std::chrono::seconds(2);
 
-asio::awaitable<void> quit_and_close(std::shared_ptr<SessionPool> keep,
+asio::awaitable<void> quit_and_close(std::shared_ptr<SessionPool> pool,
                                      std::shared_ptr<UpstreamConnection> c) {
     co_await c->quit();
+    pool->quit_finished(c);
 }
 
 asio::awaitable<void> drive_rset(std::shared_ptr<SessionPool> pool, std::string account,
@@ -30,7 +31,7 @@ void SessionPool::finish_transaction(const std::string& account, std::shared_ptr
     // Counted only when the session may carry another message afterwards.
     const bool counted = !stopping_ && c->messages < limits_.messages_per_session;
     if (counted) ++accounts_[account].finishing;
-    finishing_.insert(c);
+    closing_.insert(c);
     asio::co_spawn(executor_, drive_rset(shared_from_this(), account, std::move(c), counted), asio::detached);
 }
 
@@ -38,9 +39,14 @@ void SessionPool::transaction_finished(const std::string& account,
                                        const std::shared_ptr<UpstreamConnection>& c, Halt halt,
                                        bool counted) {
     if (counted) --accounts_[account].finishing;
-    finishing_.erase(c);
-    if (finishing_.empty()) cut_finishing_.cancel();
+    closing_.erase(c);
     release(account, c, halt);
+    if (closing_.empty()) cut_closing_.cancel();
+}
+
+void SessionPool::quit_finished(const std::shared_ptr<UpstreamConnection>& c) {
+    closing_.erase(c);
+    if (closing_.empty()) cut_closing_.cancel();
 }
 
 void SessionPool::notify_one(Slots& slots) {
@@ -122,6 +128,7 @@ void SessionPool::close_later(const std::shared_ptr<UpstreamConnection>& c, bool
         c->close();
         return;
     }
+    closing_.insert(c);
     asio::co_spawn(executor_, quit_and_close(shared_from_this(), c), asio::detached);
 }
 
@@ -137,14 +144,14 @@ void SessionPool::shutdown() {
         slots.idle.clear();
         while (!slots.waiters.empty()) notify_one(slots);
     }
-    // An RSET is answered within a round trip; one the upstream never
-    // answers would hold the process until the command timeout. drive_rset
-    // sees the closed socket and releases the session.
-    if (finishing_.empty()) return;
-    cut_finishing_.expires_after(kFinishingWait);
-    cut_finishing_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    // An RSET or a QUIT is answered within a round trip; one the upstream
+    // never answers would hold the process until the command timeout.
+    // drive_rset and quit_and_close see the closed socket and end.
+    if (closing_.empty()) return;
+    cut_closing_.expires_after(kFinishingWait);
+    cut_closing_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
         if (ec) return;
-        for (const auto& c : self->finishing_) c->close();
+        for (const auto& c : self->closing_) c->close();
     });
 }
 

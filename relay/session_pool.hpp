@@ -43,7 +43,7 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     };
 
     SessionPool(boost::asio::any_io_executor executor, SessionPoolLimits limits)
-        : executor_(std::move(executor)), limits_(limits), cut_finishing_(executor_) {}
+        : executor_(std::move(executor)), limits_(limits), cut_closing_(executor_) {}
 
     boost::asio::awaitable<Lease> acquire(const std::string& account);
     // The slot's session after a message (or null when it never opened):
@@ -54,12 +54,13 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     // transaction in the background, then release()s the slot. Meanwhile
     // acquire() for the account waits for it rather than open another.
     void finish_transaction(const std::string& account, std::shared_ptr<UpstreamConnection> c);
-    // (drive_rset's end; not for other callers)
+    // (drive_rset's and quit_and_close's ends; not for other callers)
     void transaction_finished(const std::string& account, const std::shared_ptr<UpstreamConnection>& c,
                               Halt halt, bool counted);
+    void quit_finished(const std::shared_ptr<UpstreamConnection>& c);
     // Closes idle sessions (QUIT), refuses new leases, and cuts sessions
-    // whose RSET after a message is still unanswered a moment later (the
-    // message's result is already written down).
+    // whose RSET after a message or QUIT is still unanswered a moment later
+    // (the message's result is already written down).
     void shutdown();
 
     std::uint64_t open_sessions() const;
@@ -80,8 +81,9 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     boost::asio::any_io_executor executor_;
     SessionPoolLimits limits_;
     std::map<std::string, Slots> accounts_;
-    std::set<std::shared_ptr<UpstreamConnection>> finishing_;  // in drive_rset, every account
-    boost::asio::steady_timer cut_finishing_;                  // armed by shutdown()
+    // Sessions in their last exchange (drive_rset, quit_and_close), every account.
+    std::set<std::shared_ptr<UpstreamConnection>> closing_;
+    boost::asio::steady_timer cut_closing_;  // armed by shutdown()
     bool stopping_ = false;
 };
 
