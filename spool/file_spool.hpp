@@ -51,6 +51,7 @@ enum class FaultPoint {
     read_message,    // open + read of queue/<id> (recover() and load())
     read_state,      // read of queue/<id>.state by load()
     remove_message,  // the unlink of queue/<id> by remove()
+    list_dir,        // readdir of tmp/ or queue/ by recover(), as an error after the entries
 };
 class FaultInjector {
   public:

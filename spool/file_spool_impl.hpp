@@ -96,6 +96,9 @@ int fsync_fd(int fd);
 int fsync_path(const std::string& dir);  // opens, fsyncs and closes a directory
 // Reads at most max bytes from offset (fewer at EOF).
 int pread_some(int fd, std::string& out, std::size_t max, std::uint64_t offset);
+// The whole file, at most `limit` bytes; kNotRegularFile for a symbolic
+// link, FIFO, socket or directory (a verdict on the file, not an OS error).
+constexpr int kNotRegularFile = -1;
 int read_whole(const std::string& path, std::string& out, std::size_t limit);
 std::error_code to_code(int err);
 }  // namespace spool_io

@@ -51,8 +51,12 @@ std::error_code load_state(FileSpool::Impl& s, const std::string& id, std::size_
         out = DeliveryState::fresh(n_rcpt);
         return {};
     }
-    if (e != 0) return to_code(e);
-    auto sp = format::decode_state(st, n_rcpt);
+    if (e != 0 && e != kNotRegularFile) return to_code(e);
+    format::StateParse sp;
+    if (e == kNotRegularFile)
+        sp.reason = "not a regular file";
+    else
+        sp = format::decode_state(st, n_rcpt);
     if (sp.ok) {
         out = std::move(sp.state);
         return {};
@@ -96,6 +100,11 @@ SpoolResult<QueuedMessage> FileSpool::load(const std::string& id) {
     std::string data;  // the header only, never the body
     int e = s.fault(FaultPoint::read_message, s.message_path(id));
     if (e == 0) e = read_whole(s.message_path(id), data, header_size);
+    if (e == kNotRegularFile) {
+        log::warn("spool", "message failed its integrity check",
+                  {{"id", id}, {"reason", "not a regular file"}});
+        return {make_error_code(SpoolErrc::corrupt), {}};
+    }
     if (e != 0) return {e == ENOENT ? make_error_code(SpoolErrc::not_found) : to_code(e), {}};
     auto parsed = format::decode_message_header(data);
     if (parsed.status != format::ParseStatus::ok) {

@@ -36,15 +36,27 @@ namespace {
 using namespace spool_io;
 
 // Names of the entries of a directory (without . and ..); errno on failure.
-int list_dir(const std::string& dir, std::vector<std::string>& names) {
+// readdir() ends a listing and fails the same way (NULL), told apart by
+// errno only: a read error (EIO, a damaged directory block) taken for the
+// end would make a partial listing look whole, and its state files without
+// their message would be removed as orphans.
+int list_dir(const FileSpool::Impl& s, const std::string& dir, std::vector<std::string>& names) {
     DIR* d = ::opendir(dir.c_str());
     if (!d) return errno;
-    while (dirent* e = ::readdir(d)) {
+    int error = 0;
+    for (;;) {
+        errno = 0;
+        const dirent* e = ::readdir(d);
+        if (!e) {
+            if (int injected = s.fault(FaultPoint::list_dir, dir)) errno = injected;
+            error = errno;
+            break;
+        }
         std::string_view n = e->d_name;
         if (n != "." && n != "..") names.emplace_back(n);
     }
     ::closedir(d);
-    return 0;
+    return error;
 }
 
 struct Scan {
@@ -72,8 +84,12 @@ Scan classify(const std::vector<std::string>& names) {
 SpoolEntry unreadable_entry(const std::string& id) {
     SpoolEntry e;
     e.summary.id = id;
+    // The id is the arrival in microseconds; a hostile name could be past
+    // what WallTime holds.
+    constexpr auto kLatest = std::chrono::duration_cast<std::chrono::microseconds>(WallTime::duration::max());
+    const auto micros = std::min<std::uint64_t>(std::stoull(id, nullptr, 16), kLatest.count());
     e.summary.arrival = WallTime(std::chrono::duration_cast<WallTime::duration>(
-        std::chrono::microseconds(std::stoull(id, nullptr, 16))));
+        std::chrono::microseconds(static_cast<std::int64_t>(micros))));
     e.summary.state = MessageState::ready;
     e.header_size = 0;
     return e;
@@ -88,10 +104,12 @@ MessageCheck FileSpool::Impl::validate_message(const std::string& id, format::Me
     const std::string path = message_path(id);
     MessageCheck check;
     if ((check.os_error = fault(FaultPoint::read_message, path))) return check;
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));  // (read_whole)
     if (!fd) {
         if (errno == ELOOP)
             check.reason = "a symbolic link";
+        else if (errno == ENXIO)
+            check.reason = "not a regular file";
         else
             check.os_error = errno;
         return check;
@@ -143,12 +161,16 @@ std::optional<DeliveryState> recover_state(FileSpool::Impl& s, const std::string
     std::string data;
     int e = s.fault(FaultPoint::read_state, s.state_path(id));
     if (e == 0) e = read_whole(s.state_path(id), data, format::max_header_size);
-    if (e != 0) {
+    if (e != 0 && e != kNotRegularFile) {
         log::warn("spool", "cannot read state file; kept, checked again at delivery",
                   {{"id", id}, {"error", std::strerror(e)}});
         return std::nullopt;
     }
-    auto parsed = format::decode_state(data, n_rcpt);
+    format::StateParse parsed;
+    if (e == kNotRegularFile)
+        parsed.reason = "not a regular file";
+    else
+        parsed = format::decode_state(data, n_rcpt);
     if (parsed.ok) return std::move(parsed.state);
     log::error("spool", "invalid state file; message restarts from a fresh state",
                {{"id", id}, {"reason", parsed.reason}});
@@ -170,11 +192,11 @@ SpoolResult<RecoveryReport> FileSpool::recover() {
         }
     }
     std::vector<std::string> names;
-    if (int e = list_dir(s.tmp_dir, names)) return {to_code(e), {}};
+    if (int e = list_dir(s, s.tmp_dir, names)) return {to_code(e), {}};
     for (const auto& n : names)
         if (::unlink((s.tmp_dir + n).c_str()) == 0) ++report.tmp_removed;
     names.clear();
-    if (int e = list_dir(s.queue_dir, names)) return {to_code(e), {}};
+    if (int e = list_dir(s, s.queue_dir, names)) return {to_code(e), {}};
     Scan scan = classify(names);
     names = {};
 

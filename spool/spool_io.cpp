@@ -68,11 +68,14 @@ int pread_some(int fd, std::string& out, std::size_t max, std::uint64_t offset) 
 // Reads a small file (a state file, a header) at its own size, never more
 // than `limit`: sizing the buffer to the limit (16 MiB) zeroed that much per
 // read and made recovery of a big backlog take minutes.
+// O_NONBLOCK: a FIFO put in the queue would block the open (and the thread
+// doing it) until a writer came; on a regular file it changes nothing.
 int read_whole(const std::string& path, std::string& out, std::size_t limit) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return errno;
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+    if (!fd) return errno == ELOOP || errno == ENXIO ? kNotRegularFile : errno;
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return errno;
+    if (!S_ISREG(st.st_mode)) return kNotRegularFile;
     return pread_some(fd.get(), out, std::min<std::size_t>(limit, static_cast<std::size_t>(st.st_size)), 0);
 }
 
