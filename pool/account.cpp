@@ -70,6 +70,11 @@ bool parse_state(std::string_view text, State& out) {
     return false;
 }
 
+bool by_operator(std::string_view state, std::string_view reason) {
+    return state == to_string(State::paused) ||
+           (state == to_string(State::active) && reason == kResumedByOperator);
+}
+
 StoredState transition(const StoredState& current, const Event& e, WallTime now) {
     using K = Event::Kind;
     switch (e.kind) {
@@ -78,7 +83,7 @@ StoredState transition(const StoredState& current, const Event& e, WallTime now)
             return enter(State::paused, e.reason.empty() ? "paused by operator" : e.reason, now);
         case K::resume:
             if (current.state == State::active) return current;
-            return enter(State::active, "resumed by operator", now);
+            return enter(State::active, std::string(kResumedByOperator), now);
         case K::enable:
             if (current.state != State::disabled) return current;
             return enter(State::active, "configuration reloaded", now);

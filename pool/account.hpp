@@ -29,6 +29,13 @@ enum class State { active, cooling_down, exhausted, disabled, paused };
 std::string_view to_string(State s);
 bool parse_state(std::string_view text, State& out);
 
+// Whether a recorded state change, (state, reason), was an operator's: a
+// pause, or a resume. Only those may replace a pause in the shared state; a
+// change the relay made by itself (a blame, an expiry, a reload's enable)
+// was decided from a view that may predate the pause.
+inline constexpr std::string_view kResumedByOperator = "resumed by operator";
+bool by_operator(std::string_view state, std::string_view reason);
+
 struct StoredState {
     State state = State::active;
     std::string reason;  // why it entered the state ("535 5.7.8 ...", "paused by operator")

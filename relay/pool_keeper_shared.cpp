@@ -27,6 +27,19 @@ std::int64_t since_of(const std::string& stored) {
     return sp == std::string::npos ? 0 : std::strtoll(stored.c_str() + sp + 1, nullptr, 10);
 }
 
+// Whether an operator made the stored state (see pool::by_operator).
+bool made_by_operator(const std::string& stored) {
+    std::string_view rest = stored;
+    std::string_view fields[3];
+    for (auto& f : fields) {
+        const auto sp = rest.find(' ');
+        if (sp == std::string_view::npos) return false;
+        f = rest.substr(0, sp);
+        rest.remove_prefix(sp + 1);
+    }
+    return pool::by_operator(fields[0], rest);
+}
+
 std::int64_t ms_of(WallTime t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -136,7 +149,7 @@ void PoolKeeper::publish_shared(const std::string& account, const std::string& s
     u.in_flight = shared_->ready();
     if (!u.in_flight) return;
     std::weak_ptr<int> alive = alive_;
-    shared_->publish(account, stored, [this, alive, account, stored](bool ok) {
+    shared_->publish(account, stored, made_by_operator(stored), [this, alive, account, stored](bool ok) {
         if (alive.expired()) return;
         auto it = unpublished_.find(account);
         if (it == unpublished_.end() || it->second.stored != stored) return;  // a newer one is on its way

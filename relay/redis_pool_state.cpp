@@ -280,10 +280,12 @@ void RedisPoolState::settle(const std::string& account, const std::string& id, s
          });
 }
 
-void RedisPoolState::publish(const std::string& account, const std::string& stored,
+void RedisPoolState::publish(const std::string& account, const std::string& stored, bool by_operator,
                              std::function<void(bool)> done) {
     std::weak_ptr<int> alive = alive_;
-    eval(kState, {"2", url_.prefix + ":states", url_.prefix + ":seq", account, stored},
+    eval(kState,
+         {"2", url_.prefix + ":states", url_.prefix + ":seq", account, stored,
+          by_operator ? "operator" : "relay"},
          [this, alive, account, done = std::move(done)](RedisReply r) {
              const bool ok = alive.expired() ? !r.io_failed() && !r.is_error() : finished(r, "state");
              if (!ok && !alive.expired())

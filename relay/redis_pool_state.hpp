@@ -99,8 +99,10 @@ class RedisPoolState {
     void settle(const std::string& account, const std::string& id, std::uint32_t delivered,
                 std::optional<std::int64_t> now_ms = std::nullopt, std::function<void(bool)> done = {});
     // Publishes an account's stored state ("<state> <since_ms> <until_ms> <reason>");
-    // `done` as for settle().
-    void publish(const std::string& account, const std::string& stored, std::function<void(bool)> done = {});
+    // unless `by_operator`, Redis keeps a pause it holds instead (see
+    // pool::by_operator). `done` as for settle(); a kept pause is done(true).
+    void publish(const std::string& account, const std::string& stored, bool by_operator,
+                 std::function<void(bool)> done = {});
     // Reads every account's state now (also done every poll_ms).
     void poll();
 

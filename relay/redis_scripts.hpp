@@ -155,9 +155,16 @@ end
 return 1
 )lua";
 
-// KEYS: states, seq. ARGV: account, "<state> <since_ms> <until_ms> <reason>".
-// -> the change's sequence number.
+// KEYS: states, seq. ARGV: account, "<state> <since_ms> <until_ms> <reason>",
+// "operator" | "relay" (who made the change).
+// -> the change's sequence number; 0 when refused: a change the relay made by
+// itself never replaces a pause (the instance decided it before it saw the
+// pause an operator made on another one; it adopts the pause at its next poll).
 inline constexpr const char* kState = R"lua(
+if ARGV[3] ~= 'operator' then
+  local current = redis.call('HGET', KEYS[1], ARGV[1])
+  if current and string.match(current, '^%d+ paused ') then return 0 end
+end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], ARGV[1], seq .. ' ' .. ARGV[2])
 return seq

@@ -122,3 +122,24 @@ TEST_CASE("state names round-trip") {
     State x;
     CHECK_FALSE(pool::parse_state("sleeping", x));
 }
+
+TEST_CASE("by_operator: the states a pause or a resume leaves, and no other") {
+    // Shared state lets only these replace a pause (relay/redis_scripts.hpp).
+    const WallTime now = t0();
+    for (State from :
+         {State::active, State::cooling_down, State::exhausted, State::disabled, State::paused}) {
+        for (K kind : {K::pause, K::resume, K::enable, K::cool_down, K::exhaust, K::disable, K::expire}) {
+            CAPTURE(pool::to_string(from));
+            CAPTURE(static_cast<int>(kind));
+            const StoredState before = in(from, now - 1min);
+            const StoredState after = pool::transition(before, Event{kind, "454 4.7.0 later", now + 1h}, now);
+            if (after == before) continue;  // no change, nothing recorded
+            const bool expected = kind == K::pause || kind == K::resume;
+            CHECK(pool::by_operator(pool::to_string(after.state), after.reason) == expected);
+        }
+    }
+    CHECK(pool::by_operator("paused", "the account's password is being changed"));
+    CHECK_FALSE(pool::by_operator("active", ""));
+    CHECK_FALSE(pool::by_operator("active", "configuration reloaded"));
+    CHECK_FALSE(pool::by_operator("cooling_down", "resumed by operator"));
+}

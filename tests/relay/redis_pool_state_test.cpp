@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "relay/redis_connection.hpp"
@@ -190,6 +191,26 @@ TEST_CASE("redis pool state: windows, settlement, expiry, reconnect") {
         CHECK(f.reserve("a8", 4, kT0 + 1443 * kMinute, 5, 10).result == Result::ok);  // minutes 1, 2 left
         CHECK(f.reserve("b1", 10, kT0 + 4 * 1440 * kMinute, 5, 10).result == Result::ok);  // idle: recounted
         CHECK(f.reserve("b2", 1, kT0 + 4 * 1440 * kMinute, 5, 10).result == Result::full);
+    }
+    SUBCASE("a pause in the shared state is replaced by an operator's change only") {
+        auto publish = [&](const std::string& stored, bool by_operator) {
+            std::optional<bool> done;
+            f.state->publish("a@x", stored, by_operator, [&](bool ok) { done = ok; });
+            while (!done) f.io.run_one();
+            return *done;
+        };
+        auto shared = [&] { return f.raw({"HGET", f.url.prefix + ":states", "a@x"}).str; };
+        CHECK(publish("paused 1000 0 paused by operator", true));
+        const std::string paused = shared();
+        CHECK(paused.find(" paused 1000 0 paused by operator") != std::string::npos);
+        // Another instance, not yet aware of the pause, blames the account.
+        CHECK(publish("cooling_down 2000 3000 454 4.7.0 Too many login attempts", false));
+        CHECK(publish("active 4000 0 ", false));  // an expiry
+        CHECK(shared() == paused);
+        CHECK(publish("active 5000 0 resumed by operator", true));
+        CHECK(shared().find(" active 5000 0 resumed by operator") != std::string::npos);
+        CHECK(publish("cooling_down 6000 7000 454 4.7.0 Too many login attempts", false));
+        CHECK(shared().find(" cooling_down 6000 7000 ") != std::string::npos);
     }
     SUBCASE("NOSCRIPT: the scripts are loaded again") {
         CHECK(f.raw({"SCRIPT", "FLUSH"}).type == RedisReply::Type::status);
