@@ -134,7 +134,11 @@ std::uint64_t FileStore::fsyncs() const {
 }
 
 std::error_code FileStore::write_appends(const std::string& bytes) {
-    if (damaged_) return std::make_error_code(std::errc::io_error);
+    // A cut-back that failed (below) is tried again: the disk may be back.
+    if (damaged_) {
+        if (::ftruncate(fd_, good_size_) != 0 || ::fdatasync(fd_) != 0) return last_error();
+        damaged_ = false;
+    }
     if (bytes.empty()) return {};  // an ordering point only (see PoolKeeper::durable)
     std::error_code ec = write_all(fd_, bytes);
     if (!ec && ::fdatasync(fd_) != 0) ec = last_error();
@@ -150,24 +154,24 @@ std::error_code FileStore::write_appends(const std::string& bytes) {
 
 std::error_code FileStore::write_snapshot(const std::string& bytes) {
     const std::string tmp = path_ + ".tmp";
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    // Opened for the appends that follow: after the rename it is the file,
+    // and no second open (which could fail, EMFILE) is needed to switch to
+    // it; a failed reopen left appends going to the replaced inode.
+    const int fd = ::open(tmp.c_str(), O_RDWR | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) return last_error();
     std::error_code ec = write_all(fd, bytes);
     if (!ec && ::fdatasync(fd) != 0) ec = last_error();
-    ::close(fd);
     if (!ec && ::rename(tmp.c_str(), path_.c_str()) != 0) ec = last_error();
     if (ec) {
+        ::close(fd);
         ::unlink(tmp.c_str());
         return ec;
     }
-    ec = fsync_dir_of(path_);
-    const int next = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
-    if (next < 0) return ec ? ec : last_error();
     ::close(fd_);
-    fd_ = next;
+    fd_ = fd;
     good_size_ = static_cast<off_t>(bytes.size());
     damaged_ = false;
-    return ec;
+    return fsync_dir_of(path_);
 }
 
 void FileStore::run() {

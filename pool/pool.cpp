@@ -361,4 +361,8 @@ std::string Pool::take_journal() {
     return out;
 }
 
+void Pool::give_back_journal(std::string lines) {
+    journal_.insert(0, lines);
+}
+
 }  // namespace rp::pool

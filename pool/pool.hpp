@@ -133,6 +133,10 @@ class Pool {
     // ---- persistence (pool/pool_state.cpp) --------------------------------
     // Sealed journal lines recorded since the last call.
     std::string take_journal();
+    // Lines take_journal() gave that the store could not write (a full
+    // disk): back in front, written with the next ones. Records may be
+    // batched, never skipped.
+    void give_back_journal(std::string lines);
     std::size_t journal_lines_since_snapshot() const { return journal_since_snapshot_; }
     // The whole state as a pool.state file (header, usage buckets, states,
     // reservations in flight, round-robin position).

@@ -74,8 +74,12 @@ boost::asio::awaitable<std::error_code> PoolKeeper::durable() {
     // snapshot) the append is queued after that snapshot: done means durable.
     std::string lines = pool_.take_journal();
     const std::error_code ec = co_await await_callback<std::error_code>(
-        [this, &lines](auto done) { store_.append(std::move(lines), std::move(done)); });
+        [this, &lines](auto done) { store_.append(lines, std::move(done)); });
     note(ec);
+    if (ec) {
+        pool_.give_back_journal(std::move(lines));
+        co_return ec;
+    }
     compact_if_due();
     co_return ec;
 }
@@ -90,9 +94,11 @@ void PoolKeeper::flush_soon() {
         if (shared_) return forward_journal();
         std::string lines = pool_.take_journal();
         if (lines.empty()) return;
-        store_.append(std::move(lines), [this, alive, ex = executor_](std::error_code ec) {
-            boost::asio::post(ex, [this, alive, ec] {
-                if (!alive.expired()) note(ec);
+        store_.append(lines, [this, alive, lines, ex = executor_](std::error_code ec) {
+            boost::asio::post(ex, [this, alive, lines = std::move(lines), ec]() mutable {
+                if (alive.expired()) return;
+                note(ec);
+                if (ec) pool_.give_back_journal(std::move(lines));
             });
         });
     });
@@ -105,10 +111,14 @@ std::string PoolKeeper::problem() const {
 void PoolKeeper::compact_if_due() {
     if (pool_.journal_lines_since_snapshot() < kCompactEvery) return;
     std::weak_ptr<int> alive = alive_;
-    pool_.take_journal();  // reflected in the snapshot
-    store_.replace(pool_.snapshot(clock_.now()), [this, alive, ex = executor_](std::error_code ec) {
-        boost::asio::post(ex, [this, alive, ec] {
-            if (!alive.expired()) note(ec);
+    // The journal is reflected in the snapshot; if the snapshot cannot be
+    // written, the old file stays and the lines go to it.
+    std::string lines = pool_.take_journal();
+    store_.replace(pool_.snapshot(clock_.now()), [this, alive, lines, ex = executor_](std::error_code ec) {
+        boost::asio::post(ex, [this, alive, lines = std::move(lines), ec]() mutable {
+            if (alive.expired()) return;
+            note(ec);
+            if (ec) pool_.give_back_journal(std::move(lines));
         });
     });
 }
