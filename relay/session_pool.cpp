@@ -32,6 +32,7 @@ void SessionPool::finish_transaction(const std::string& account, std::shared_ptr
     const bool counted = !stopping_ && c->messages < limits_.messages_per_session;
     if (counted) ++accounts_[account].finishing;
     closing_.insert(c);
+    cut_closing_soon();
     asio::co_spawn(executor_, drive_rset(shared_from_this(), account, std::move(c), counted), asio::detached);
 }
 
@@ -41,12 +42,18 @@ void SessionPool::transaction_finished(const std::string& account,
     if (counted) --accounts_[account].finishing;
     closing_.erase(c);
     release(account, c, halt);
-    if (closing_.empty()) cut_closing_.cancel();
+    cancel_cut_when_done();
 }
 
 void SessionPool::quit_finished(const std::shared_ptr<UpstreamConnection>& c) {
     closing_.erase(c);
-    if (closing_.empty()) cut_closing_.cancel();
+    cancel_cut_when_done();
+}
+
+void SessionPool::cancel_cut_when_done() {
+    if (!closing_.empty()) return;
+    cut_armed_ = false;
+    cut_closing_.cancel();
 }
 
 void SessionPool::notify_one(Slots& slots) {
@@ -129,6 +136,7 @@ void SessionPool::close_later(const std::shared_ptr<UpstreamConnection>& c, bool
         return;
     }
     closing_.insert(c);
+    cut_closing_soon();
     asio::co_spawn(executor_, quit_and_close(shared_from_this(), c), asio::detached);
 }
 
@@ -144,13 +152,21 @@ void SessionPool::shutdown() {
         slots.idle.clear();
         while (!slots.waiters.empty()) notify_one(slots);
     }
-    // An RSET or a QUIT is answered within a round trip; one the upstream
-    // never answers would hold the process until the command timeout.
-    // drive_rset and quit_and_close see the closed socket and end.
-    if (closing_.empty()) return;
+    cut_closing_soon();
+}
+
+// An RSET or a QUIT is answered within a round trip; one the upstream never
+// answers would hold a stopping process until the command timeout.
+// drive_rset and quit_and_close see the closed socket and end. Also armed by
+// a session that begins its last exchange after shutdown() (a delivery that
+// outlived the stop).
+void SessionPool::cut_closing_soon() {
+    if (!stopping_ || cut_armed_ || closing_.empty()) return;
+    cut_armed_ = true;
     cut_closing_.expires_after(kFinishingWait);
     cut_closing_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-        if (ec) return;
+        if (ec) return;  // cancelled: nothing left to cut (cut_armed_ reset there)
+        self->cut_armed_ = false;
         for (const auto& c : self->closing_) c->close();
     });
 }

@@ -77,13 +77,16 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
     void watch_idle(const std::shared_ptr<UpstreamConnection>& c);
     void expire_idle(const std::shared_ptr<UpstreamConnection>& c);
     void close_later(const std::shared_ptr<UpstreamConnection>& c, bool polite);
+    void cut_closing_soon();
+    void cancel_cut_when_done();
 
     boost::asio::any_io_executor executor_;
     SessionPoolLimits limits_;
     std::map<std::string, Slots> accounts_;
     // Sessions in their last exchange (drive_rset, quit_and_close), every account.
     std::set<std::shared_ptr<UpstreamConnection>> closing_;
-    boost::asio::steady_timer cut_closing_;  // armed by shutdown()
+    boost::asio::steady_timer cut_closing_;  // armed once stopping (cut_closing_soon)
+    bool cut_armed_ = false;
     bool stopping_ = false;
 };
 

@@ -498,6 +498,30 @@ TEST_CASE("smtp transport shutdown cuts an RSET or a QUIT the upstream never ans
     }
 }
 
+TEST_CASE("smtp transport shutdown also cuts a delivery's RSET that began after the stop") {
+    // A delivery still in its DATA when the stop comes (the upstream takes a
+    // second to answer the body) ends after shutdown(); its RSET, never
+    // answered, is cut 2 s later too, not at the one-minute command timeout.
+    FakeUpstream up(
+        {"--fault", R"({"stage":"body","delay":1.0})", "--fault", R"({"stage":"rset","action":"hang"})"});
+    Fixture f;
+    auto options = options_for(up);
+    options.timeouts.command = std::chrono::seconds(60);
+    asio::io_context io;
+    relay::SmtpTransport transport(io.get_executor(), options);
+    relay::DeliveryReport report;
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { report = co_await transport.deliver(f.request(f.one)); },
+        asio::detached);
+    asio::steady_timer stop(io, std::chrono::milliseconds(300));
+    stop.async_wait([&](boost::system::error_code) { transport.shutdown(); });
+    const auto started = std::chrono::steady_clock::now();
+    io.run();
+    REQUIRE(report.recipients.size() == 1);
+    CHECK(delivered(report.recipients[0]));
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+}
+
 TEST_CASE("smtp transport implicit TLS") {
     FakeUpstream up({"--tls", "implicit"});
     Fixture f;
