@@ -42,19 +42,29 @@ PASSWORD = "demo-password"
 
 
 # ---- ports, PKI, passwords ---------------------------------------------------------
+_PORT_RANDOM = random.SystemRandom()  # a test's random.seed() must not make picks repeat
+_ports_given: set[int] = set()
+
+
 def free_port() -> int:
     """A free port below the kernel's ephemeral range (32768-60999 by
     default), so the many client connections of parallel tests cannot take
-    it between now and relaypool's bind (that raced under ctest -j2)."""
+    it between now and relaypool's bind (that raced under ctest -j2). Never
+    the same port twice in one process: a port is free until its relay
+    binds it, so two picks for one relay's config could coincide (its
+    metrics address once clashed with its submission listener)."""
     low, _ = (int(x) for x in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
     for _ in range(200):
-        port = random.randrange(10000, max(10001, low))
+        port = _PORT_RANDOM.randrange(10000, max(10001, low))
+        if port in _ports_given:
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
+        _ports_given.add(port)
+        return port
     with socket.socket() as s:  # fall back to the kernel's choice
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
