@@ -94,13 +94,7 @@ void PoolKeeper::flush_soon() {
         if (shared_) return forward_journal();
         std::string lines = pool_.take_journal();
         if (lines.empty()) return;
-        store_.append(lines, [this, alive, lines, ex = executor_](std::error_code ec) {
-            boost::asio::post(ex, [this, alive, lines = std::move(lines), ec]() mutable {
-                if (alive.expired()) return;
-                note(ec);
-                if (ec) pool_.give_back_journal(std::move(lines));
-            });
-        });
+        store_.append(lines, noted_or_given_back(lines));
     });
 }
 
@@ -110,17 +104,24 @@ std::string PoolKeeper::problem() const {
 
 void PoolKeeper::compact_if_due() {
     if (pool_.journal_lines_since_snapshot() < kCompactEvery) return;
-    std::weak_ptr<int> alive = alive_;
     // The journal is reflected in the snapshot; if the snapshot cannot be
     // written, the old file stays and the lines go to it.
     std::string lines = pool_.take_journal();
-    store_.replace(pool_.snapshot(clock_.now()), [this, alive, lines, ex = executor_](std::error_code ec) {
+    store_.replace(pool_.snapshot(clock_.now()), noted_or_given_back(std::move(lines)));
+}
+
+// A store callback (on the store's thread) for a write of `lines`: back on
+// the executor, the result is noted and, on failure, the lines go back to
+// the journal to be written with the next ones.
+pool::Store::Done PoolKeeper::noted_or_given_back(std::string lines) {
+    return [this, alive = std::weak_ptr<int>(alive_), lines = std::move(lines),
+            ex = executor_](std::error_code ec) mutable {
         boost::asio::post(ex, [this, alive, lines = std::move(lines), ec]() mutable {
             if (alive.expired()) return;
             note(ec);
             if (ec) pool_.give_back_journal(std::move(lines));
         });
-    });
+    };
 }
 
 void PoolKeeper::note(std::error_code ec) {

@@ -93,12 +93,13 @@ class PoolKeeper {
   private:
     void compact_if_due();
     void note(std::error_code ec);
+    pool::Store::Done noted_or_given_back(std::string lines);
     void forward_journal();
     void retry_unsettled();
     void adopt(const std::vector<SharedAccountState>& states);
     void hold_back(const pool::Reservation& r, std::int64_t until_ms);
     void settle_shared(const std::string& account, const std::string& id, std::uint32_t delivered);
-    void publish_shared(const std::string& account, const std::string& stored);
+    void publish_shared(const std::string& account, const std::string& stored, bool by_operator);
     void retry_unpublished();
 
     boost::asio::any_io_executor executor_;
@@ -121,7 +122,8 @@ class PoolKeeper {
     // answer was lost (released: nothing was sent for them).
     std::vector<Unsettled> unsettled_;
     struct Unpublished {
-        std::string stored;  // "<state> <since_ms> <until_ms> <reason>"
+        std::string stored;        // "<state> <since_ms> <until_ms> <reason>"
+        bool by_operator = false;  // pool::by_operator: may replace a pause
         bool in_flight = false;
     };
     // This instance's newest state per account that Redis has not confirmed

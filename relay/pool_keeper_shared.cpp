@@ -27,19 +27,6 @@ std::int64_t since_of(const std::string& stored) {
     return sp == std::string::npos ? 0 : std::strtoll(stored.c_str() + sp + 1, nullptr, 10);
 }
 
-// Whether an operator made the stored state (see pool::by_operator).
-bool made_by_operator(const std::string& stored) {
-    std::string_view rest = stored;
-    std::string_view fields[3];
-    for (auto& f : fields) {
-        const auto sp = rest.find(' ');
-        if (sp == std::string_view::npos) return false;
-        f = rest.substr(0, sp);
-        rest.remove_prefix(sp + 1);
-    }
-    return pool::by_operator(fields[0], rest);
-}
-
 std::int64_t ms_of(WallTime t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
@@ -121,7 +108,9 @@ void PoolKeeper::forward_journal() {
     if (text.empty()) return;
     for (const auto& f : pool::parse_state(text).records) {
         if (f[0] == "X" && (f.size() == 5 || f.size() == 6)) {  // 5: an empty reason
-            publish_shared(f[1], f[2] + " " + f[3] + " " + f[4] + " " + (f.size() == 6 ? f[5] : ""));
+            const std::string reason = f.size() == 6 ? f[5] : "";
+            publish_shared(f[1], f[2] + " " + f[3] + " " + f[4] + " " + reason,
+                           pool::by_operator(f[2], reason));
         } else if (f[0] == "C" && f.size() == 3) {
             const auto it = reserved_.find(std::strtoull(f[1].c_str(), nullptr, 10));
             if (it == reserved_.end()) continue;  // never reserved in Redis: nothing to undo
@@ -143,13 +132,14 @@ void PoolKeeper::settle_shared(const std::string& account, const std::string& id
     });
 }
 
-void PoolKeeper::publish_shared(const std::string& account, const std::string& stored) {
+void PoolKeeper::publish_shared(const std::string& account, const std::string& stored, bool by_operator) {
     Unpublished& u = unpublished_[account];
     u.stored = stored;
+    u.by_operator = by_operator;
     u.in_flight = shared_->ready();
     if (!u.in_flight) return;
     std::weak_ptr<int> alive = alive_;
-    shared_->publish(account, stored, made_by_operator(stored), [this, alive, account, stored](bool ok) {
+    shared_->publish(account, stored, by_operator, [this, alive, account, stored](bool ok) {
         if (alive.expired()) return;
         auto it = unpublished_.find(account);
         if (it == unpublished_.end() || it->second.stored != stored) return;  // a newer one is on its way
@@ -162,10 +152,10 @@ void PoolKeeper::publish_shared(const std::string& account, const std::string& s
 
 void PoolKeeper::retry_unpublished() {
     if (unpublished_.empty() || !shared_->ready()) return;
-    std::vector<std::pair<std::string, std::string>> again;
+    std::vector<std::pair<std::string, Unpublished>> again;
     for (const auto& [account, u] : unpublished_)
-        if (!u.in_flight) again.emplace_back(account, u.stored);
-    for (const auto& [account, stored] : again) publish_shared(account, stored);
+        if (!u.in_flight) again.emplace_back(account, u);
+    for (const auto& [account, u] : again) publish_shared(account, u.stored, u.by_operator);
 }
 
 // A settlement given twice applies once (the reservation record goes with

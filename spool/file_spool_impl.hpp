@@ -78,6 +78,10 @@ struct FileSpool::Impl {
 
     // Validates queue/<id> without reading its body (rules in docs/spool.md).
     MessageCheck validate_message(const std::string& id, format::MessageHeader& out) const;
+    // Reads and decodes queue/<id>.state into `out` (valid, or invalid with
+    // its reason: a file that is not a regular file is invalid); else the OS
+    // error (ENOENT: no state file). Used by recover() and load().
+    int read_state(const std::string& id, std::size_t n_rcpt, format::StateParse& out) const;
     // Moves queue/<name> to quarantine/ (never overwriting); 0 or errno.
     int move_to_quarantine(const std::string& name, std::string_view reason);
     // fsync of quarantine/ and queue/ after moves, on delivery_io.

@@ -40,23 +40,34 @@ std::error_code validate_late(FileSpool::Impl& s, const std::string& id) {
     return {};
 }
 
+}  // namespace
+
+int FileSpool::Impl::read_state(const std::string& id, std::size_t n_rcpt, format::StateParse& out) const {
+    std::string data;
+    int e = fault(FaultPoint::read_state, state_path(id));
+    if (e == 0) e = read_whole(state_path(id), data, format::max_header_size);
+    if (e == kNotRegularFile) {
+        out = {};
+        out.reason = "not a regular file";
+        return 0;
+    }
+    if (e == 0) out = format::decode_state(data, n_rcpt);
+    return e;
+}
+
+namespace {
+
 // The message's state file: fresh when absent; an invalid one is quarantined
 // and the message restarts fresh. An OS error is returned as such.
 std::error_code load_state(FileSpool::Impl& s, const std::string& id, std::size_t n_rcpt,
                            DeliveryState& out) {
-    std::string st;
-    int e = s.fault(FaultPoint::read_state, s.state_path(id));
-    if (e == 0) e = read_whole(s.state_path(id), st, format::max_header_size);
+    format::StateParse sp;
+    const int e = s.read_state(id, n_rcpt, sp);
     if (e == ENOENT) {
         out = DeliveryState::fresh(n_rcpt);
         return {};
     }
-    if (e != 0 && e != kNotRegularFile) return to_code(e);
-    format::StateParse sp;
-    if (e == kNotRegularFile)
-        sp.reason = "not a regular file";
-    else
-        sp = format::decode_state(st, n_rcpt);
+    if (e != 0) return to_code(e);
     if (sp.ok) {
         out = std::move(sp.state);
         return {};

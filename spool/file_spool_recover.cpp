@@ -158,19 +158,12 @@ namespace {
 std::optional<DeliveryState> recover_state(FileSpool::Impl& s, const std::string& id, std::size_t n_rcpt,
                                            bool has_file, RecoveryReport& report) {
     if (!has_file) return DeliveryState::fresh(n_rcpt);
-    std::string data;
-    int e = s.fault(FaultPoint::read_state, s.state_path(id));
-    if (e == 0) e = read_whole(s.state_path(id), data, format::max_header_size);
-    if (e != 0 && e != kNotRegularFile) {
+    format::StateParse parsed;
+    if (int e = s.read_state(id, n_rcpt, parsed)) {
         log::warn("spool", "cannot read state file; kept, checked again at delivery",
                   {{"id", id}, {"error", std::strerror(e)}});
         return std::nullopt;
     }
-    format::StateParse parsed;
-    if (e == kNotRegularFile)
-        parsed.reason = "not a regular file";
-    else
-        parsed = format::decode_state(data, n_rcpt);
     if (parsed.ok) return std::move(parsed.state);
     log::error("spool", "invalid state file; message restarts from a fresh state",
                {{"id", id}, {"reason", parsed.reason}});
